@@ -1,0 +1,1 @@
+"""Schemas, label table and expectation suites: what every serflow table must look like."""

@@ -1,0 +1,62 @@
+"""Arrow schema of every serflow table: the single definition writers cast to."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table in the store: its folder, full schema, and the hive partition columns (kept in paths only)."""
+
+    path: str
+    schema: pa.Schema
+    partition_by: tuple[str, ...] = ()
+
+    @property
+    def file_schema(self) -> pa.Schema:
+        """Columns stored inside each Parquet file (everything but the partition keys)."""
+        return pa.schema([f for f in self.schema if f.name not in self.partition_by])
+
+    @property
+    def partition_schema(self) -> pa.Schema:
+        return pa.schema([self.schema.field(c) for c in self.partition_by])
+
+UTTERANCES = pa.schema([
+    ("utterance_id", pa.string()),
+    ("corpus", pa.string()),
+    ("path", pa.string()),
+    ("speaker_id", pa.string()),
+    ("gender", pa.string()),
+    ("emotion", pa.string()),
+    ("emotion_raw", pa.string()),
+    ("intensity", pa.string()),
+    ("text_id", pa.string()),
+    ("attributes", pa.string()),  # JSON of every other fact the name and folders encode
+    ("duration_s", pa.float64()),
+    ("sample_rate", pa.int32()),
+    ("channels", pa.int16()),
+    ("audio_sha256", pa.string()),
+    ("ingested_at", pa.timestamp("us", tz="UTC")),
+])
+
+QUARANTINE = pa.schema([
+    ("path", pa.string()),
+    ("corpus", pa.string()),
+    ("reason", pa.string()),
+    ("detail", pa.string()),
+    ("ingested_at", pa.timestamp("us", tz="UTC")),
+])
+
+UTTERANCES_TABLE = TableSpec("manifests/utterances", UTTERANCES, ("corpus",))
+QUARANTINE_TABLE = TableSpec("manifests/quarantine", QUARANTINE, ("corpus",))
+
+
+def to_table(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """Cast a frame to its contract schema; fails loudly on a missing column or a bad type."""
+    missing = [name for name in schema.names if name not in df.columns]
+    if missing:
+        raise ValueError(f"frame lacks contract columns {missing}")
+    return pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)

@@ -1,0 +1,97 @@
+"""Great Expectations 1.x suites for serflow tables, run in an ephemeral (file-less) context."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+
+from data_contracts import schemas
+from data_contracts.labels import CANONICAL_EMOTIONS
+from data_contracts.file_checks import AudioLimits
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@dataclass(frozen=True)
+class ContractResult:
+    """Outcome of one suite run: pass/fail, the failing expectations, and GX's full JSON."""
+
+    suite: str
+    success: bool
+    failures: list[str]
+    report: dict[str, Any]
+
+    def raise_on_failure(self) -> None:
+        if not self.success:
+            raise ContractViolation(f"data contract '{self.suite}' failed: " + "; ".join(self.failures))
+
+
+class ContractViolation(RuntimeError):
+    """A table broke its data contract; nothing was written."""
+
+
+@lru_cache(maxsize=1)
+def _context():
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def validate(suite_name: str, expectations: list, df: pd.DataFrame) -> ContractResult:
+    """Run a list of GX expectations against a frame."""
+    import great_expectations as gx
+
+    context = _context()
+    source = context.data_sources.add_or_update_pandas(f"serflow-{suite_name}")
+    asset = source.add_dataframe_asset(name=suite_name)
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": df})
+    suite = gx.ExpectationSuite(name=suite_name, expectations=expectations)
+    result = batch.validate(suite)
+    failures = []
+    for res in result.results:
+        if not res.success:
+            cfg = res.expectation_config
+            column = cfg.kwargs.get("column", "")
+            sample = (res.result or {}).get("partial_unexpected_list") or (res.result or {}).get("observed_value")
+            failures.append(f"{cfg.type}({column}) unexpected: {sample!r}"[:300])
+    return ContractResult(suite_name, bool(result.success), failures, result.to_json_dict())
+
+
+SPEAKER_CORPORA = "corpora_of_speaker"  # derived column: how many corpora each speaker_id appears in
+
+
+def utterance_expectations(limits: AudioLimits) -> list:
+    """The utterances manifest contract."""
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectTableColumnsToMatchOrderedList(column_list=[*schemas.UTTERANCES.names, SPEAKER_CORPORA]),
+        *[gxe.ExpectColumnValuesToNotBeNull(column=c)
+          for c in ("utterance_id", "corpus", "path", "speaker_id", "emotion", "emotion_raw", "audio_sha256")],
+        gxe.ExpectColumnValuesToBeUnique(column="utterance_id"),
+        gxe.ExpectColumnValuesToBeUnique(column="audio_sha256"),
+        gxe.ExpectColumnValuesToBeInSet(column="emotion", value_set=list(CANONICAL_EMOTIONS)),
+        gxe.ExpectColumnValuesToBeInSet(column="gender", value_set=["male", "female"]),
+        gxe.ExpectColumnValuesToBeBetween(column="duration_s", min_value=limits.min_duration_s,
+                                          max_value=limits.max_duration_s),
+        gxe.ExpectColumnValuesToBeBetween(column="sample_rate", min_value=limits.min_sample_rate,
+                                          max_value=384_000),
+        gxe.ExpectColumnValuesToBeBetween(column="channels", min_value=1, max_value=32),
+        gxe.ExpectColumnValuesToBeOfType(column="duration_s", type_="float64"),
+        gxe.ExpectColumnValuesToMatchRegex(column="audio_sha256", regex=r"^[0-9a-f]{64}$"),
+        # A speaker belongs to exactly one corpus (speaker ids are corpus-prefixed).
+        gxe.ExpectColumnValuesToBeBetween(column=SPEAKER_CORPORA, min_value=1, max_value=1),
+    ]
+
+
+def validate_utterances(df: pd.DataFrame, limits: AudioLimits) -> ContractResult:
+    """Check the whole manifest (all corpora), including each speaker's corpus count."""
+    frame = df.copy()
+    frame[SPEAKER_CORPORA] = frame.groupby("speaker_id")["corpus"].transform("nunique")
+    return validate("utterances", utterance_expectations(limits), frame)

@@ -1,0 +1,109 @@
+"""The one audio loader: any soundfile-readable file -> float32 at 16 kHz, per channel or downmixed."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO
+
+import fsspec
+import librosa
+import numpy as np
+import soundfile as sf
+
+TARGET_SR = 16_000
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3", ".aif", ".aiff"})
+
+
+class AudioDecodeError(Exception):
+    """The file could not be decoded as audio; the message says why."""
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """A whole file at its native rate, with the facts ingestion records about it."""
+
+    samples: np.ndarray  # (frames, channels) float32
+    sample_rate: int
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[1]
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[0] / self.sample_rate
+
+    @property
+    def peak(self) -> float:
+        return float(np.abs(self.samples).max()) if self.samples.size else 0.0
+
+    def pcm_sha256(self) -> str:
+        """Hash of the decoded samples, so re-encoded copies of one recording collide."""
+        return hashlib.sha256(np.ascontiguousarray(self.samples).tobytes()).hexdigest()
+
+
+@contextmanager
+def _open(path: str) -> Iterator[sf.SoundFile]:
+    """Open a local path or fsspec URL with soundfile, turning every failure into AudioDecodeError."""
+    try:
+        if "://" in path:
+            with fsspec.open(path, "rb") as fh, sf.SoundFile(fh) as snd:
+                yield snd
+        else:
+            with sf.SoundFile(path) as snd:
+                yield snd
+    except AudioDecodeError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError, EOFError) as exc:
+        raise AudioDecodeError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def read_native(path: str) -> DecodedAudio:
+    """Decode a whole file at its own rate and channel count."""
+    with _open(path) as snd:
+        try:
+            samples = snd.read(dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+            raise AudioDecodeError(f"{type(exc).__name__}: {exc}") from exc
+        rate = snd.samplerate
+    if not np.isfinite(samples).all():
+        raise AudioDecodeError("decoded samples contain NaN or inf")
+    return DecodedAudio(samples=samples, sample_rate=rate)
+
+
+def resample(x: np.ndarray, orig_sr: int, target_sr: int = TARGET_SR) -> np.ndarray:
+    """Resample along the last axis (soxr), a no-op at the target rate."""
+    if orig_sr == target_sr:
+        return x.astype(np.float32, copy=False)
+    return librosa.resample(x, orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq").astype(np.float32)
+
+
+def load(path: str, sr: int = TARGET_SR, mono: bool = True) -> np.ndarray:
+    """Decoded, resampled audio: (n,) when mono (channels averaged), else (channels, n)."""
+    audio = read_native(path)
+    x = audio.samples.T  # (channels, frames)
+    if mono:
+        x = x.mean(axis=0)
+    return resample(x, audio.sample_rate, sr)
+
+
+def iter_blocks(path: str, block_s: float = 600.0, sr: int = TARGET_SR) -> Iterator[tuple[float, np.ndarray]]:
+    """(start_s, (channels, n) block at sr) over a long file, holding one block in memory."""
+    with _open(path) as snd:
+        native_sr = snd.samplerate
+        block_frames = max(1, int(block_s * native_sr))
+        start = 0
+        try:
+            for block in snd.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
+                yield start / native_sr, resample(block.T, native_sr, sr)
+                start += block.shape[0]
+        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+            raise AudioDecodeError(f"{type(exc).__name__} after {start / native_sr:.1f} s: {exc}") from exc
+
+
+def write_wav(path: str | IO[bytes], x: np.ndarray, sr: int, subtype: str = "PCM_16") -> None:
+    """Write (n,) or (channels, n) float audio as WAV."""
+    data = x.T if x.ndim == 2 else x
+    sf.write(path, data, sr, subtype=subtype, format="WAV")

@@ -1,0 +1,107 @@
+"""The one store writer: atomic Parquet/JSON writes under a local path or fsspec URL."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+from pathlib import PurePosixPath
+from typing import Any
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from data_contracts.schemas import TableSpec, to_table
+
+DEFAULT_STORE = "./serflow-store"
+
+
+def default_store() -> str:
+    """$SERFLOW_STORE when set, else ./serflow-store."""
+    return os.environ.get("SERFLOW_STORE", DEFAULT_STORE)
+
+
+class Store:
+    """All serflow tables live under one root; writers never leave a partial file behind."""
+
+    def __init__(self, root: str) -> None:
+        self.url = root
+        self.fs, self.root = fsspec.core.url_to_fs(root)
+        self.fs.makedirs(self.root, exist_ok=True)
+
+    def path(self, *parts: str) -> str:
+        return str(PurePosixPath(self.root, *parts))
+
+    def exists(self, *parts: str) -> bool:
+        return self.fs.exists(self.path(*parts))
+
+    def _write_bytes_atomic(self, data: bytes, relpath: str) -> str:
+        """Write to a hidden temporary name beside the target, then rename over it."""
+        target = self.path(relpath)
+        parent = str(PurePosixPath(target).parent)
+        self.fs.makedirs(parent, exist_ok=True)
+        tmp = str(PurePosixPath(parent, f".{PurePosixPath(target).name}.{uuid.uuid4().hex}.tmp"))
+        try:
+            with self.fs.open(tmp, "wb") as fh:
+                fh.write(data)
+            self.fs.mv(tmp, target)
+        finally:
+            if self.fs.exists(tmp):
+                self.fs.rm(tmp)
+        return target
+
+    def write_table(self, table: pa.Table, relpath: str) -> str:
+        """Atomically write (or replace) one Parquet file."""
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="zstd")
+        return self._write_bytes_atomic(buf.getvalue(), relpath)
+
+    def write_json(self, obj: Any, relpath: str) -> str:
+        return self._write_bytes_atomic(json.dumps(obj, indent=2, default=str).encode(), relpath)
+
+    def read_json(self, relpath: str) -> Any:
+        with self.fs.open(self.path(relpath), "rb") as fh:
+            return json.load(fh)
+
+    def list_parquet(self, relpath: str) -> list[str]:
+        """Finished Parquet files under a table folder (temporary files are hidden)."""
+        base = self.path(relpath)
+        if not self.fs.exists(base):
+            return []
+        return sorted(p for p in self.fs.find(base) if p.endswith(".parquet")
+                      and not PurePosixPath(p).name.startswith("."))
+
+    def partition_dir(self, spec: TableSpec, values: dict[str, str]) -> str:
+        """Relative folder of one partition, e.g. manifests/utterances/corpus=emodb."""
+        return "/".join([spec.path, *(f"{c}={values[c]}" for c in spec.partition_by)])
+
+    def write_partition(self, spec: TableSpec, frame: pd.DataFrame | pa.Table, values: dict[str, str],
+                        filename: str = "data.parquet") -> str:
+        """Cast to the table's contract and write one file of one partition atomically."""
+        if isinstance(frame, pd.DataFrame):
+            frame = frame.assign(**values)
+            table = to_table(frame, spec.schema)
+        else:
+            table = frame
+        table = table.select(spec.file_schema.names).cast(spec.file_schema)
+        return self.write_table(table, f"{self.partition_dir(spec, values)}/{filename}")
+
+    def read(self, spec: TableSpec, filter: ds.Expression | None = None,
+             columns: list[str] | None = None) -> pd.DataFrame:
+        """A whole table (partition keys restored as columns), empty with the right columns if unwritten."""
+        files = self.list_parquet(spec.path)
+        if not files:
+            return spec.schema.empty_table().to_pandas()
+        dataset = ds.dataset(files, filesystem=self.fs, format="parquet", schema=spec.schema,
+                             partitioning=ds.partitioning(spec.partition_schema, flavor="hive"),
+                             partition_base_dir=self.path(spec.path))
+        return dataset.to_table(filter=filter, columns=columns).to_pandas()
+
+    def remove_except(self, relpath: str, keep: set[str]) -> None:
+        """Delete finished Parquet files of a partition that a replacement superseded."""
+        for p in self.list_parquet(relpath):
+            if p not in keep:
+                self.fs.rm(p)
