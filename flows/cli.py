@@ -49,6 +49,14 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     print("\n".join(summary.lines()))
 
 
+def cmd_demo(args: argparse.Namespace) -> None:
+    from flows.demo import demo, manifest_query
+
+    print(prefect_api_description(), file=sys.stderr)
+    store = demo(data_dir=args.data, store=args.store)
+    print(manifest_query(store))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tasks.corpora import RECIPES
     from tasks.store import default_store
@@ -71,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="recipe option, e.g. speaker_regex='(?P<speaker>spk\\d+)' for 'folders'")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("demo", help="run the whole chain on built-in synthetic data")
+    p.add_argument("--data", default="demo-data", help="where the synthetic corpus and calls are written")
+    p.add_argument("--store", default=default_store())
+    p.set_defaults(func=cmd_demo)
     return parser
 
 

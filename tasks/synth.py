@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import lfilter
 
+from prefect import task
+
 from data_contracts.labels import label_table
 from tasks.audio import write_wav
 
@@ -141,3 +143,6 @@ def synth_corpus(out: Path, n_speakers: int = 8, emotions: tuple[str, ...] = tup
                         write_wav(str(folder / name), x, SR)
                         written.append(folder / name)
     return written
+
+
+synth_corpus_task = task(synth_corpus, name="synth-corpus")

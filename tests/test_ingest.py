@@ -1,0 +1,123 @@
+"""ingest-corpus on a synthetic corpus seeded with every fault ingestion must catch."""
+import shutil
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from data_contracts.file_checks import AudioLimits
+from data_contracts.schemas import QUARANTINE_TABLE
+from data_contracts.suites import validate_utterances
+from flows.cli import main
+from flows.ingest import ingest_corpus
+from tasks.ingest import read_manifest
+from tasks.store import Store
+from tests.conftest import tone
+
+FAULTS = {  # file -> expected quarantine reason (None: accepted)
+    "Actor_01/03-01-01-01-01-02-01.wav": "undecodable",
+    "Actor_02/03-01-01-01-02-02-02.wav": "empty_or_silent",
+    "Actor_03/03-01-02-01-01-02-03.wav": "too_short",
+    "Actor_03/03-01-02-01-02-02-03.wav": "too_long",
+    "Actor_04/03-01-03-01-01-02-04.wav": "low_sample_rate",
+    "Actor_01/recording.wav": "unparseable_name",
+    "Actor_01/03-01-09-01-01-02-01.wav": "unknown_label",
+    "Actor_01/03-01-04-01-01-02-02.wav": "speaker_mismatch",
+    "Actor_02/03-01-05-01-01-02-02.wav": "duplicate_audio",
+    "Actor_04/03-01-07-01-01-02-04.wav": "conflicting_duplicate",
+    "Actor_04/03-01-06-01-01-01-04.wav": "conflicting_duplicate",  # the original of the conflicting copy
+    "Actor_03/03-01-08-01-01-02-03.wav": None,  # stereo 22.05 kHz: accepted
+}
+
+
+@pytest.fixture(scope="module")
+def faulty_corpus(small_corpus, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("faulty") / "corpus"
+    shutil.copytree(small_corpus, root)
+    f = {name: root / name for name in FAULTS}
+    f["Actor_01/03-01-01-01-01-02-01.wav"].write_text("this is a text file, not audio")
+    sf.write(f["Actor_02/03-01-01-01-02-02-02.wav"], np.zeros(16_000, np.float32), 16_000)
+    sf.write(f["Actor_03/03-01-02-01-01-02-03.wav"], tone(0.1), 16_000)
+    sf.write(f["Actor_03/03-01-02-01-02-02-03.wav"], tone(31.0, 8000), 8000)
+    sf.write(f["Actor_04/03-01-03-01-01-02-04.wav"], tone(1.0, 4000, 300), 4000)
+    sf.write(f["Actor_01/recording.wav"], tone(1.0, freq=180), 16_000)
+    sf.write(f["Actor_01/03-01-09-01-01-02-01.wav"], tone(1.0, freq=190), 16_000)
+    sf.write(f["Actor_01/03-01-04-01-01-02-02.wav"], tone(1.0, freq=200), 16_000)
+    shutil.copy(root / "Actor_02/03-01-05-01-01-01-02.wav", f["Actor_02/03-01-05-01-01-02-02.wav"])
+    shutil.copy(f["Actor_04/03-01-06-01-01-01-04.wav"], f["Actor_04/03-01-07-01-01-02-04.wav"])
+    sf.write(f["Actor_03/03-01-08-01-01-02-03.wav"], np.stack([tone(1.5, 22050), tone(1.5, 22050, 330)], 1), 22050)
+    return root
+
+
+@pytest.fixture(scope="module")
+def ingested(faulty_corpus, tmp_path_factory):
+    store = str(tmp_path_factory.mktemp("store"))
+    summary = ingest_corpus(kind="ravdess", path=str(faulty_corpus), name="synthetic", store=store)
+    return store, summary
+
+
+def test_every_fault_lands_in_quarantine_with_its_reason(faulty_corpus, ingested):
+    store, _ = ingested
+    quarantine = Store(store).read(QUARANTINE_TABLE)
+    got = {str(Path(p).relative_to(faulty_corpus)): r for p, r in zip(quarantine["path"], quarantine["reason"])}
+    assert got == {name: reason for name, reason in FAULTS.items() if reason}
+    detail = quarantine.set_index("reason").loc["duplicate_audio", "detail"]
+    assert "Actor_02/03-01-05-01-01-01-02.wav" in detail
+
+
+def test_nothing_is_lost_and_stereo_is_kept(faulty_corpus, ingested):
+    store, summary = ingested
+    manifest = read_manifest(Store(store))
+    n_files = len(list(faulty_corpus.rglob("*.wav")))
+    assert len(manifest) + sum(summary.quarantined.values()) == n_files
+    stereo = manifest.set_index("utterance_id").loc["synthetic/Actor_03/03-01-08-01-01-02-03.wav"]
+    assert (stereo.channels, stereo.sample_rate, stereo.emotion) == (2, 22050, "surprised")
+    assert set(manifest["speaker_id"]) == {f"synthetic:0{i}" for i in range(1, 5)}
+    assert manifest["utterance_id"].is_unique and manifest["audio_sha256"].is_unique
+
+
+def test_validation_report_is_saved(ingested):
+    _, summary = ingested
+    assert summary.contract_passed
+    report = Path(summary.validation_report)
+    assert report.exists() and '"success": true' in report.read_text()
+
+
+def test_rerun_replaces_partition(faulty_corpus, ingested):
+    store, first = ingested
+    before = read_manifest(Store(store))
+    second = ingest_corpus(kind="ravdess", path=str(faulty_corpus), name="synthetic", store=store)
+    after = read_manifest(Store(store))
+    assert len(after) == len(before) == first.accepted == second.accepted
+    assert second.quarantined == first.quarantined
+
+
+def test_readme_duckdb_query(ingested):
+    store, summary = ingested
+    counts = dict(duckdb.sql(
+        f"select emotion, count(*) from read_parquet('{store}/manifests/utterances/**/*.parquet', "
+        f"hive_partitioning=true) group by 1").fetchall())
+    assert counts == summary.emotions
+
+
+def test_contract_catches_speaker_in_two_corpora_and_bad_labels(ingested):
+    store, _ = ingested
+    manifest = read_manifest(Store(store))
+    assert validate_utterances(manifest, AudioLimits()).success
+    twin = manifest.head(3).assign(corpus="other", utterance_id=lambda d: "other/" + d.utterance_id,
+                                   audio_sha256=lambda d: d.audio_sha256.str[::-1])
+    result = validate_utterances(pd.concat([manifest, twin], ignore_index=True), AudioLimits())
+    assert not result.success and any("corpora_of_speaker" in f for f in result.failures)
+    bad = manifest.assign(emotion=manifest["emotion"].where(manifest.index > 0, "meh"))
+    failures = validate_utterances(bad, AudioLimits()).failures
+    assert len(failures) == 1 and "emotion" in failures[0]
+
+
+def test_cli_reports_user_errors_without_traceback(tmp_path, capsys):
+    assert main(["ingest", "emodb", str(tmp_path / "absent"), "--store", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["ingest", "emodb", str(tmp_path), "--option", "speaker_regex=x", "--store", str(tmp_path)]) == 2
+    assert "takes options" in capsys.readouterr().err
