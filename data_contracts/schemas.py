@@ -53,6 +53,38 @@ QUARANTINE = pa.schema([
 UTTERANCES_TABLE = TableSpec("manifests/utterances", UTTERANCES, ("corpus",))
 QUARANTINE_TABLE = TableSpec("manifests/quarantine", QUARANTINE, ("corpus",))
 
+FEATURES = pa.schema([
+    ("utterance_id", pa.string()),
+    ("speaker_id", pa.string()),
+    ("augmentation", pa.string()),  # "none" or "<preset>#<copy>"
+    ("aug_params", pa.string()),    # JSON of the drawn augmentation parameters
+    ("duration_s", pa.float32()),
+    ("n_frames", pa.int32()),
+    ("n_bins", pa.int32()),
+    ("features", pa.list_(pa.float32())),  # row-major (n_frames, n_bins)
+    ("computed_at", pa.timestamp("us", tz="UTC")),
+    ("corpus", pa.string()),
+    ("config_hash", pa.string()),
+])
+
+FEATURE_FAILURES = pa.schema([
+    ("utterance_id", pa.string()),
+    ("augmentation", pa.string()),
+    ("path", pa.string()),
+    ("reason", pa.string()),
+    ("detail", pa.string()),
+    ("failed_at", pa.timestamp("us", tz="UTC")),
+    ("feature_set", pa.string()),
+    ("corpus", pa.string()),
+    ("config_hash", pa.string()),
+])
+FEATURE_FAILURES_TABLE = TableSpec("features/quarantine", FEATURE_FAILURES, ("feature_set", "corpus", "config_hash"))
+
+
+def feature_table(feature_set: str) -> TableSpec:
+    """features/<set>/corpus=<name>/config_hash=<hash>/part-*.parquet"""
+    return TableSpec(f"features/{feature_set}", FEATURES, ("corpus", "config_hash"))
+
 
 def to_table(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     """Cast a frame to its contract schema; fails loudly on a missing column or a bad type."""

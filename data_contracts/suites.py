@@ -95,3 +95,27 @@ def validate_utterances(df: pd.DataFrame, limits: AudioLimits) -> ContractResult
     frame = df.copy()
     frame[SPEAKER_CORPORA] = frame.groupby("speaker_id")["corpus"].transform("nunique")
     return validate("utterances", utterance_expectations(limits), frame)
+
+
+def validate_feature_part(df: pd.DataFrame, n_bins: int, frame_level: bool,
+                          augmentable_speakers: set[str]) -> ContractResult:
+    """One written part of a feature table: dimensions, finiteness, unique keys, augmentation speakers."""
+    import numpy as np
+    import great_expectations.expectations as gxe
+
+    frame = pd.DataFrame({
+        "utterance_id": df["utterance_id"], "augmentation": df["augmentation"],
+        "n_frames": df["n_frames"], "n_bins": df["n_bins"],
+        "values_match_shape": [len(v) == f * b for v, f, b in zip(df["features"], df["n_frames"], df["n_bins"])],
+        "all_finite": [bool(np.isfinite(np.asarray(v, dtype=np.float32)).all()) for v in df["features"]],
+        "augmented_speaker_allowed": [a == "none" or s in augmentable_speakers
+                                      for a, s in zip(df["augmentation"], df["speaker_id"])],
+    })
+    expectations = [
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["utterance_id", "augmentation"]),
+        gxe.ExpectColumnValuesToBeBetween(column="n_bins", min_value=n_bins, max_value=n_bins),
+        gxe.ExpectColumnValuesToBeBetween(column="n_frames", min_value=1, max_value=None if frame_level else 1),
+        *[gxe.ExpectColumnValuesToBeInSet(column=c, value_set=[True])
+          for c in ("values_match_shape", "all_finite", "augmented_speaker_allowed")],
+    ]
+    return validate("feature_part", expectations, frame)

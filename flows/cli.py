@@ -49,6 +49,22 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     print("\n".join(summary.lines()))
 
 
+def _csv(text: str | None) -> list[str] | None:
+    return [t for t in text.split(",") if t] if text else None
+
+
+def cmd_features(args: argparse.Namespace) -> None:
+    from flows.features import build_features
+
+    print(prefect_api_description(), file=sys.stderr)
+    for feature_set in _csv(args.feature_set):
+        summary = build_features(feature_set=feature_set, corpus=_csv(args.corpus), augment=args.augment,
+                                 augment_speakers=_csv(args.augment_speakers), store=args.store,
+                                 workers=args.workers, dask_address=args.dask_address,
+                                 batch_size=args.batch_size, show_progress=True)
+        print("\n".join(summary.lines()))
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from flows.demo import demo, manifest_query
 
@@ -58,7 +74,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tasks.augment import presets
     from tasks.corpora import RECIPES
+    from tasks.features import FEATURE_SETS
     from tasks.store import default_store
 
     parser = argparse.ArgumentParser(prog="serflow", description=__doc__)
@@ -80,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recipe option, e.g. speaker_regex='(?P<speaker>spk\\d+)' for 'folders'")
     p.set_defaults(func=cmd_ingest)
 
+    p = sub.add_parser("features", help="augment and extract features into the feature store (over Dask)")
+    p.add_argument("--feature-set", default="functionals", help=f"comma list of {sorted(FEATURE_SETS)}")
+    p.add_argument("--augment", action="append", default=[], metavar="PRESET[xN]",
+                   help=f"augmented copies, e.g. noisex2; presets: {sorted(presets())}")
+    p.add_argument("--augment-speakers", help="comma list of speaker_ids that may be augmented, or 'all'")
+    p.add_argument("--corpus", help="comma list of corpora (default: all ingested)")
+    p.add_argument("--store", default=default_store())
+    p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: CPU count)")
+    p.add_argument("--dask-address", help="use an existing dask.distributed scheduler, e.g. tcp://host:8786")
+    p.add_argument("--batch-size", type=int, default=64, help="files per Prefect task")
+    p.set_defaults(func=cmd_features)
+
     p = sub.add_parser("demo", help="run the whole chain on built-in synthetic data")
     p.add_argument("--data", default="demo-data", help="where the synthetic corpus and calls are written")
     p.add_argument("--store", default=default_store())
@@ -90,11 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from data_contracts.suites import ContractViolation
+    from tasks.features.build import FeatureError
     from tasks.ingest import IngestError
 
     try:
         args.func(args)
-    except (UserError, IngestError, ContractViolation) as exc:
+    except (UserError, IngestError, FeatureError, ContractViolation) as exc:
         print(f"serflow: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -1,0 +1,130 @@
+"""Named augmentation presets (augment_presets.toml) -> seeded audiomentations chains."""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import threading
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import audiomentations as am
+import librosa
+import numpy as np
+from audiomentations.core.transforms_interface import BaseWaveformTransform
+from scipy.signal import butter, sosfilt
+
+from tasks.audio import resample
+
+NO_AUGMENTATION = "none"
+TELEPHONE_SR = 8_000
+_RNG_LOCK = threading.Lock()  # audiomentations draws from the global `random`/`np.random` state
+
+
+class TelephoneChannel(BaseWaveformTransform):
+    """A narrow-band phone line: band-pass ~300-3400 Hz, 8 kHz resampling, 8-bit mu-law companding."""
+
+    supports_multichannel = False
+
+    def __init__(self, min_low_hz: float = 250.0, max_low_hz: float = 350.0, min_high_hz: float = 3200.0,
+                 max_high_hz: float = 3500.0, mu_law: bool = True, p: float = 0.5) -> None:
+        super().__init__(p)
+        if not 0 < min_low_hz <= max_low_hz < min_high_hz <= max_high_hz < TELEPHONE_SR / 2:
+            raise ValueError("need 0 < min_low_hz <= max_low_hz < min_high_hz <= max_high_hz < 4000")
+        self.min_low_hz, self.max_low_hz = min_low_hz, max_low_hz
+        self.min_high_hz, self.max_high_hz = min_high_hz, max_high_hz
+        self.mu_law = mu_law
+
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int) -> None:
+        super().randomize_parameters(samples, sample_rate)
+        if self.parameters["should_apply"]:
+            self.parameters["low_hz"] = random.uniform(self.min_low_hz, self.max_low_hz)
+            self.parameters["high_hz"] = random.uniform(self.min_high_hz, self.max_high_hz)
+
+    def apply(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        sos = butter(8, [self.parameters["low_hz"], self.parameters["high_hz"]], btype="band",
+                     fs=sample_rate, output="sos")
+        narrow = resample(sosfilt(sos, samples).astype(np.float32), sample_rate, TELEPHONE_SR)
+        if self.mu_law:
+            codes = librosa.mu_compress(np.clip(narrow, -1.0, 1.0), mu=255, quantize=True)
+            narrow = librosa.mu_expand(codes, mu=255, quantize=True).astype(np.float32)
+        wide = resample(narrow, TELEPHONE_SR, sample_rate)
+        # Resampling back can land a few samples short or long; keep the input's length.
+        return np.pad(wide, (0, max(0, len(samples) - len(wide))))[: len(samples)]
+
+
+TRANSFORMS: dict[str, type[BaseWaveformTransform]] = {
+    "AddGaussianSNR": am.AddGaussianSNR, "PitchShift": am.PitchShift, "TimeStretch": am.TimeStretch,
+    "Shift": am.Shift, "Gain": am.Gain, "BandPassFilter": am.BandPassFilter, "TelephoneChannel": TelephoneChannel,
+}
+
+
+@lru_cache(maxsize=1)
+def presets() -> dict[str, list[dict[str, Any]]]:
+    """Preset name -> transform specs, read from augment_presets.toml and checked once."""
+    config = tomllib.loads(resources.files("tasks").joinpath("augment_presets.toml").read_text())
+    table = {name: spec["transforms"] for name, spec in config.items()}
+    for name, specs in table.items():
+        for spec in specs:
+            if spec["type"] not in TRANSFORMS:
+                raise ValueError(f"preset {name!r}: unknown transform {spec['type']!r}")
+    return table
+
+
+def build_chain(preset: str) -> am.Compose:
+    """A fresh audiomentations Compose for a preset (parameters validated by each transform)."""
+    if preset not in presets():
+        raise ValueError(f"unknown augmentation preset {preset!r}; choose from {sorted(presets())}")
+    return am.Compose([TRANSFORMS[s["type"]](**{k: v for k, v in s.items() if k != "type"})
+                       for s in presets()[preset]])
+
+
+@dataclass(frozen=True)
+class AugmentationRequest:
+    """PRESET[xN] from the command line: N seeded copies of one preset."""
+
+    preset: str
+    copies: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> AugmentationRequest:
+        m = re.fullmatch(r"(?P<preset>.+?)(?:x(?P<n>\d+))?", text.strip())
+        request = cls(m["preset"], int(m["n"] or 1))
+        build_chain(request.preset)  # fail early on an unknown preset
+        if request.copies < 1:
+            raise ValueError(f"{text!r}: need at least one copy")
+        return request
+
+    def keys(self) -> list[str]:
+        return [f"{self.preset}#{i}" for i in range(self.copies)]
+
+
+def seed_for(utterance_id: str, augmentation: str) -> int:
+    """A stable 32-bit seed from (utterance, preset, copy)."""
+    return int.from_bytes(hashlib.sha256(f"{utterance_id}|{augmentation}".encode()).digest()[:4], "little")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def augment(y: np.ndarray, sr: int, utterance_id: str, augmentation: str) -> tuple[np.ndarray, str]:
+    """Apply '<preset>#<copy>' to mono audio; returns the audio and the drawn parameters as JSON."""
+    preset = augmentation.split("#", 1)[0]
+    chain = build_chain(preset)
+    with _RNG_LOCK:
+        seed = seed_for(utterance_id, augmentation)
+        random.seed(seed)
+        np.random.seed(seed)
+        out = chain(samples=y.astype(np.float32), sample_rate=sr)
+    params = [{"type": type(t).__name__, **{k: _jsonable(v) for k, v in t.parameters.items()}}
+              for t in chain.transforms]
+    return np.clip(out, -1.0, 1.0).astype(np.float32), json.dumps(params, sort_keys=True)

@@ -1,0 +1,59 @@
+"""Feature sets registered by name: each maps mono 16 kHz audio to a float32 (frames, bins) array."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from tasks.features.frames import (LogMelConfig, Mfcc40MeanConfig, MfccSeqConfig, logmel, mfcc40_mean,
+                                   mfcc_seq)
+from tasks.features.functionals import FunctionalsConfig, feature_names, functionals
+
+FEATURE_CODE_VERSION = 1  # bump when extraction code changes its output for the same config
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """A named extractor with its config; the config hash versions the stored rows."""
+
+    name: str
+    config: Any
+    extract_fn: Callable[[np.ndarray, Any], np.ndarray]
+    frame_level: bool
+    names_fn: Callable[[Any], list[str]] | None = None
+
+    def extract(self, y: np.ndarray) -> np.ndarray:
+        out = np.asarray(self.extract_fn(y, self.config), dtype=np.float32)
+        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def describe(self) -> dict[str, Any]:
+        return {"feature_set": self.name, "config": asdict(self.config), "code_version": FEATURE_CODE_VERSION}
+
+    @property
+    def config_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.describe(), sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def n_bins(self) -> int:
+        return self.extract(np.zeros(16_000, np.float32)).shape[1]
+
+    def names(self) -> list[str] | None:
+        return self.names_fn(self.config) if self.names_fn else None
+
+
+FEATURE_SETS: dict[str, FeatureSet] = {
+    "functionals": FeatureSet("functionals", FunctionalsConfig(), functionals, False, feature_names),
+    "logmel": FeatureSet("logmel", LogMelConfig(), logmel, True),
+    "mfcc_seq": FeatureSet("mfcc_seq", MfccSeqConfig(), mfcc_seq, True),
+    "mfcc40_mean": FeatureSet("mfcc40_mean", Mfcc40MeanConfig(), mfcc40_mean, False),
+}
+
+
+def get_feature_set(name: str) -> FeatureSet:
+    if name not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {name!r}; choose from {sorted(FEATURE_SETS)}")
+    return FEATURE_SETS[name]

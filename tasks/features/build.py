@@ -1,0 +1,210 @@
+"""Feature-store units: plan the missing (utterance, augmentation) rows, compute a batch, write one part."""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as ds
+from prefect import task
+from prefect.cache_policies import NONE as NO_CACHE
+from prefect.logging import get_run_logger
+
+from data_contracts import schemas
+from data_contracts.reasons import Reason
+from data_contracts.suites import validate_feature_part
+from tasks.audio import TARGET_SR, AudioDecodeError, load
+from tasks.augment import NO_AUGMENTATION, AugmentationRequest, augment
+from tasks.features import get_feature_set
+from tasks.ingest import read_manifest
+from tasks.store import Store
+
+ALL_SPEAKERS = "all"
+
+
+class FeatureError(ValueError):
+    """A request the user must fix (unknown set or preset, augmentation without speakers, no manifest)."""
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    utterance_id: str
+    speaker_id: str
+    path: str
+    augmentation: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    corpus: str
+    items: list[WorkItem]
+
+    @property
+    def part_name(self) -> str:
+        """Deterministic in the batch's keys, so a retried batch overwrites its own part."""
+        keys = "\n".join(sorted(f"{i.utterance_id}|{i.augmentation}" for i in self.items))
+        return f"part-{hashlib.sha256(keys.encode()).hexdigest()[:16]}.parquet"
+
+
+@dataclass
+class FeaturePlan:
+    feature_set: str
+    config_hash: str
+    batches: list[Batch]
+    already_present: int
+    augmentable_speakers: list[str]
+
+    @property
+    def n_items(self) -> int:
+        return sum(len(b.items) for b in self.batches)
+
+
+@dataclass
+class BatchResult:
+    corpus: str
+    rows: int
+    failures: int
+    audio_s: float
+    seconds: float
+    part: str | None = None
+    failed: list[str] = field(default_factory=list)
+
+
+def existing_keys(store: Store, feature_set: str, corpus: str, config_hash: str) -> set[tuple[str, str]]:
+    """(utterance_id, augmentation) already stored, or already quarantined, for this config."""
+    keys: set[tuple[str, str]] = set()
+    where = (ds.field("corpus") == corpus) & (ds.field("config_hash") == config_hash)
+    for spec, extra in ((schemas.feature_table(feature_set), None),
+                        (schemas.FEATURE_FAILURES_TABLE, ds.field("feature_set") == feature_set)):
+        frame = store.read(spec, filter=where if extra is None else where & extra,
+                           columns=["utterance_id", "augmentation"])
+        keys |= set(zip(frame["utterance_id"], frame["augmentation"]))
+    return keys
+
+
+def wanted_items(manifest: pd.DataFrame, requests: list[AugmentationRequest],
+                 augmentable: set[str]) -> list[WorkItem]:
+    """Every utterance once as recorded, plus augmented copies for augmentable speakers only."""
+    items = []
+    for row in manifest.itertuples(index=False):
+        augmentations = [NO_AUGMENTATION]
+        if row.speaker_id in augmentable:
+            augmentations += [key for r in requests for key in r.keys()]
+        items += [WorkItem(row.utterance_id, row.speaker_id, row.path, a) for a in augmentations]
+    return items
+
+
+@task(name="plan-features", cache_policy=NO_CACHE)
+def plan_features(store_url: str, feature_set: str, corpora: list[str] | None, augment: list[str],
+                  augment_speakers: list[str] | None, batch_size: int) -> FeaturePlan:
+    """Diff wanted rows against the store; only missing rows become batches."""
+    fs = _feature_set(feature_set)
+    try:
+        requests = [AugmentationRequest.parse(a) for a in augment]
+    except ValueError as exc:
+        raise FeatureError(str(exc)) from exc
+    if requests and not augment_speakers:
+        raise FeatureError("augmentation needs the speakers it may touch: --augment-speakers a,b,… "
+                           "(training speakers only), or 'all' when training filters copies per fold")
+    store = Store(store_url)
+    manifest = read_manifest(store, corpora)
+    if manifest.empty:
+        raise FeatureError(f"no ingested utterances for corpora {corpora or 'any'} in {store_url}; run `serflow ingest` first")
+    speakers = set(manifest["speaker_id"])
+    augmentable = speakers if augment_speakers == [ALL_SPEAKERS] else set(augment_speakers or []) & speakers
+    store.write_json({**fs.describe(), "config_hash": fs.config_hash, "feature_names": fs.names()},
+                     f"features/{feature_set}/_configs/{fs.config_hash}.json")
+    batches, present = [], 0
+    for corpus, rows in manifest.groupby("corpus", sort=True):
+        done = existing_keys(store, feature_set, corpus, fs.config_hash)
+        todo = [i for i in wanted_items(rows, requests, augmentable) if (i.utterance_id, i.augmentation) not in done]
+        present += len(done)
+        batches += [Batch(corpus, todo[i:i + batch_size]) for i in range(0, len(todo), batch_size)]
+    return FeaturePlan(feature_set, fs.config_hash, batches, present, sorted(augmentable))
+
+
+def _feature_set(name: str):
+    try:
+        return get_feature_set(name)
+    except ValueError as exc:
+        raise FeatureError(str(exc)) from exc
+
+
+def compute_batch(batch: Batch, feature_set: str) -> tuple[list[dict], list[dict]]:
+    """Feature rows and failure rows for one batch; a bad file never raises."""
+    fs = get_feature_set(feature_set)
+    now = pd.Timestamp(datetime.now(timezone.utc))
+    rows, failures = [], []
+    for item in batch.items:
+        try:
+            y = load(item.path, sr=TARGET_SR)
+        except AudioDecodeError as exc:
+            failures.append({**_key(item), "reason": str(Reason.UNDECODABLE), "detail": str(exc), "failed_at": now})
+            continue
+        try:
+            params = "{}"
+            if item.augmentation != NO_AUGMENTATION:
+                y, params = augment(y, TARGET_SR, item.utterance_id, item.augmentation)
+            x = fs.extract(y)
+        except Exception as exc:  # noqa: BLE001 - any extractor failure is quarantined, not fatal
+            failures.append({**_key(item), "reason": str(Reason.FEATURE_FAILED),
+                             "detail": f"{type(exc).__name__}: {exc}", "failed_at": now})
+            continue
+        rows.append({"utterance_id": item.utterance_id, "speaker_id": item.speaker_id,
+                     "augmentation": item.augmentation, "aug_params": params,
+                     "duration_s": len(y) / TARGET_SR, "n_frames": x.shape[0], "n_bins": x.shape[1],
+                     "features": x.reshape(-1), "computed_at": now})
+    return rows, failures
+
+
+def _key(item: WorkItem) -> dict:
+    return {"utterance_id": item.utterance_id, "augmentation": item.augmentation, "path": item.path}
+
+
+def write_batch(store: Store, batch: Batch, feature_set: str, config_hash: str, rows: list[dict],
+                failures: list[dict], augmentable_speakers: set[str]) -> str | None:
+    """Check the part against its contract, then write features and failures atomically."""
+    fs = get_feature_set(feature_set)
+    part = None
+    if rows:
+        frame = pd.DataFrame(rows)
+        validate_feature_part(frame, fs.n_bins, fs.frame_level, augmentable_speakers).raise_on_failure()
+        part = store.write_partition(schemas.feature_table(feature_set), frame,
+                                     {"corpus": batch.corpus, "config_hash": config_hash}, batch.part_name)
+    if failures:
+        store.write_partition(schemas.FEATURE_FAILURES_TABLE, pd.DataFrame(failures),
+                              {"feature_set": feature_set, "corpus": batch.corpus, "config_hash": config_hash},
+                              batch.part_name)
+    return part
+
+
+@task(name="feature-batch", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def build_feature_batch(store_url: str, batch: Batch, feature_set: str, config_hash: str,
+                        augmentable_speakers: list[str]) -> BatchResult:
+    """Compute and write one batch; a retry rewrites the same part name, so rows never double."""
+    start = time.perf_counter()
+    rows, failures = compute_batch(batch, feature_set)
+    part = write_batch(Store(store_url), batch, feature_set, config_hash, rows, failures, set(augmentable_speakers))
+    result = BatchResult(batch.corpus, len(rows), len(failures), float(sum(r["duration_s"] for r in rows)),
+                         time.perf_counter() - start, part, [f["utterance_id"] for f in failures])
+    get_run_logger().info("%s: %d rows, %d failed in %.1f s", batch.part_name, result.rows, result.failures,
+                          result.seconds)
+    return result
+
+
+def read_features(store: Store, feature_set: str, corpora: list[str] | None = None,
+                  config_hash: str | None = None) -> pd.DataFrame:
+    """Stored rows of one feature set and config (the current code's config by default)."""
+    config_hash = config_hash or get_feature_set(feature_set).config_hash
+    where = ds.field("config_hash") == config_hash
+    if corpora:
+        where = where & ds.field("corpus").isin(corpora)
+    return store.read(schemas.feature_table(feature_set), filter=where)
+
+
+def feature_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """(rows, bins) for vector sets; frame-level sets are reshaped per row by the caller."""
+    return np.stack([np.asarray(v, dtype=np.float32) for v in frame["features"]]) if len(frame) else np.zeros((0, 0))

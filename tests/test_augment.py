@@ -1,0 +1,48 @@
+import json
+
+import numpy as np
+import pytest
+
+from tasks.augment import AugmentationRequest, TelephoneChannel, augment, presets
+
+
+def speechlike(seconds: float = 1.0, sr: int = 16_000) -> np.ndarray:
+    return (np.random.default_rng(0).normal(0, 0.1, int(seconds * sr))).astype(np.float32)
+
+
+@pytest.mark.parametrize("preset", sorted(presets()))
+def test_each_preset_is_deterministic_per_copy(preset):
+    y = speechlike()
+    a, pa = augment(y, 16_000, "c/u1.wav", f"{preset}#0")
+    b, pb = augment(y, 16_000, "c/u1.wav", f"{preset}#0")
+    c, pc = augment(y, 16_000, "c/u1.wav", f"{preset}#1")
+    assert np.array_equal(a, b) and pa == pb
+    assert not np.array_equal(a, c) and pa != pc
+    assert json.loads(pa)[0]["should_apply"] is True
+    assert a.dtype == np.float32 and np.isfinite(a).all()
+
+
+def band_energy_db(y: np.ndarray, lo: float, hi: float, sr: int = 16_000) -> float:
+    spectrum = np.abs(np.fft.rfft(y)) ** 2
+    freqs = np.fft.rfftfreq(len(y), 1 / sr)
+    return 10 * np.log10(spectrum[(freqs >= lo) & (freqs < hi)].sum() + 1e-20)
+
+
+def test_telephone_preset_band_limits():
+    y = speechlike(2.0)
+    phone, params = augment(y, 16_000, "c/u1.wav", "telephone#0")
+    assert len(phone) == len(y)
+    in_band = band_energy_db(phone, 500, 3000)
+    assert band_energy_db(phone, 4200, 8000) < in_band - 40  # energy above 4 kHz is gone
+    assert band_energy_db(phone, 0, 100) < in_band - 25
+    assert band_energy_db(y, 4200, 8000) > band_energy_db(y, 500, 3000) - 3  # the input was white
+    assert {"low_hz", "high_hz"} <= set(json.loads(params)[0])
+
+
+def test_transform_validates_parameters():
+    with pytest.raises(ValueError):
+        TelephoneChannel(min_low_hz=500, max_low_hz=400)
+    with pytest.raises(ValueError, match="unknown augmentation preset"):
+        AugmentationRequest.parse("reverbx2")
+    assert AugmentationRequest.parse("noise+pitchx3").keys() == ["noise+pitch#0", "noise+pitch#1", "noise+pitch#2"]
+    assert AugmentationRequest.parse("telephone").keys() == ["telephone#0"]

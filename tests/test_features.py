@@ -1,0 +1,113 @@
+"""Feature sets, the feature store and the build-features flow."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_contracts import schemas
+from data_contracts.suites import validate_feature_part
+from flows.features import build_features
+from flows.ingest import ingest_corpus
+from tasks.features import FEATURE_SETS
+from tasks.features.build import FeatureError, read_features
+from tasks.store import Store
+from tests.conftest import tone
+
+
+@pytest.mark.parametrize("name,frame_level,bins", [
+    ("functionals", False, 147 * 8), ("logmel", True, 64), ("mfcc_seq", True, 40), ("mfcc40_mean", False, 40)])
+def test_shapes_and_finite_on_silence_and_clipping(name, frame_level, bins):
+    fs = FEATURE_SETS[name]
+    speech = tone(1.0, freq=180)
+    for y in (speech, np.zeros(16_000, np.float32), np.clip(speech * 100, -1, 1), np.zeros(50, np.float32)):
+        x = fs.extract(y)
+        assert x.dtype == np.float32 and x.shape[1] == bins and np.isfinite(x).all()
+    x = fs.extract(speech)
+    assert x.shape[0] == (101 if frame_level else 1)  # 10 ms hop over 1 s, centred frames
+    if name == "functionals":
+        assert len(fs.names()) == bins and fs.names()[0] == "mfcc00__mean"
+
+
+def test_config_hash_versions_the_config():
+    from dataclasses import replace
+    fs = FEATURE_SETS["mfcc_seq"]
+    other = replace(fs, config=replace(fs.config, n_mfcc=13))
+    assert other.config_hash != fs.config_hash and other.extract(tone()).shape[1] == 13
+
+
+@pytest.fixture(scope="module")
+def store(small_corpus, tmp_path_factory) -> str:
+    root = str(tmp_path_factory.mktemp("fstore"))
+    ingest_corpus(kind="ravdess", path=str(small_corpus), name="syn", store=root)
+    return root
+
+
+def test_build_is_incremental_and_augments_only_allowed_speakers(store):
+    first = build_features(feature_set="mfcc40_mean", augment=["noisex2"], augment_speakers=["syn:01"],
+                           store=store, workers=1)
+    assert (first.computed_rows, first.failed, first.already_present) == (120 + 2 * 30, 0, 0)
+    table = read_features(Store(store), "mfcc40_mean")
+    augmented = table[table["augmentation"] != "none"]
+    assert set(augmented["speaker_id"]) == {"syn:01"}
+    assert set(augmented["augmentation"]) == {"noise#0", "noise#1"}
+    assert augmented["aug_params"].str.contains("noise_std").all()
+    assert not table.duplicated(["utterance_id", "augmentation"]).any()
+    second = build_features(feature_set="mfcc40_mean", augment=["noisex2"], augment_speakers=["syn:01"],
+                            store=store, workers=1)
+    assert (second.computed_rows, second.already_present) == (0, 180)
+    assert len(read_features(Store(store), "mfcc40_mean")) == 180
+
+
+def test_augmentation_needs_named_speakers(store):
+    with pytest.raises(FeatureError, match="augment-speakers"):
+        build_features(feature_set="mfcc40_mean", augment=["pitch"], store=store, workers=1)
+
+
+def test_contract_refuses_augmented_rows_of_other_speakers():
+    frame = pd.DataFrame({"utterance_id": ["a", "a", "b"], "speaker_id": ["s1", "s1", "s2"],
+                          "augmentation": ["none", "noise#0", "noise#0"], "n_frames": 1, "n_bins": 2,
+                          "features": [np.zeros(2, np.float32)] * 3})
+    result = validate_feature_part(frame, 2, False, {"s1"})
+    assert not result.success and "augmented_speaker_allowed" in " ".join(result.failures)
+    assert validate_feature_part(frame.iloc[:2], 2, False, {"s1"}).success
+    bad = frame.iloc[:2].assign(features=[np.zeros(2, np.float32), np.array([np.nan, 1], np.float32)])
+    assert "all_finite" in " ".join(validate_feature_part(bad, 2, False, {"s1"}).failures)
+
+
+def test_vanished_file_is_quarantined_not_fatal(small_corpus, tmp_path):
+    import shutil
+    store = str(tmp_path / "store")
+    copy = tmp_path / "corpus"
+    shutil.copytree(small_corpus / "Actor_01", copy / "Actor_01")
+    ingest_corpus(kind="ravdess", path=str(copy), name="vanishing", store=store)
+    victim = sorted(copy.rglob("*.wav"))[0]
+    victim.write_bytes(b"gone")
+    summary = build_features(feature_set="logmel", corpus=["vanishing"], store=store, workers=1)
+    assert (summary.computed_rows, summary.failed) == (29, 1)
+    failures = Store(store).read(schemas.FEATURE_FAILURES_TABLE)
+    assert failures["reason"].tolist() == ["undecodable"] and failures["path"].iloc[0] == str(victim)
+    again = build_features(feature_set="logmel", corpus=["vanishing"], store=store, workers=1)
+    assert again.computed_rows == 0 and len(Store(store).read(schemas.FEATURE_FAILURES_TABLE)) == 1
+    frames = read_features(Store(store), "logmel", ["vanishing"])
+    row = frames.iloc[0]
+    assert np.asarray(row["features"]).reshape(row["n_frames"], row["n_bins"]).shape[1] == 64
+
+
+def test_failed_batch_leaves_no_partial_file(store, monkeypatch):
+    from fsspec.implementations.local import LocalFileSystem
+
+    from tasks.features.build import Batch, WorkItem, build_feature_batch
+    from tasks.ingest import read_manifest
+
+    rows = read_manifest(Store(store), ["syn"]).head(3)
+    batch = Batch("syn", [WorkItem(r.utterance_id, r.speaker_id, r.path, "none") for r in rows.itertuples()])
+
+    def crash(*args, **kwargs):
+        raise OSError("killed between writing and renaming")
+
+    monkeypatch.setattr(LocalFileSystem, "mv", crash)
+    with pytest.raises(OSError, match="killed"):
+        build_feature_batch.fn(store, batch, "mfcc_seq", FEATURE_SETS["mfcc_seq"].config_hash, [])
+    folder = Path(store, "features", "mfcc_seq")
+    assert not list(folder.rglob("*.parquet")) and not list(folder.rglob(".*.tmp"))
