@@ -27,3 +27,25 @@ def canonical_emotion(corpus_kind: str, raw_label: str) -> str | None:
     """Corpus-specific code first, then the generic English names; None when unknown."""
     table = label_table()
     return table.get((corpus_kind, raw_label)) or table.get((ANY_CORPUS, raw_label.strip().lower()))
+
+
+LABEL_MAPS: dict[str, dict[str, str]] = {
+    "none": {},
+    "calm_as_neutral": {"calm": "neutral"},
+}
+
+
+def parse_label_map(spec: str | None) -> dict[str, str]:
+    """A named map from LABEL_MAPS, or inline 'calm=neutral,surprised=' (empty target drops the class)."""
+    if not spec:
+        return {}
+    if spec in LABEL_MAPS:
+        return dict(LABEL_MAPS[spec])
+    mapping = {}
+    for pair in spec.split(","):
+        source, sep, target = pair.partition("=")
+        if not sep or source not in CANONICAL_EMOTIONS or (target and target not in CANONICAL_EMOTIONS):
+            raise ValueError(f"label map {spec!r}: use a name from {sorted(LABEL_MAPS)} or "
+                             "'emotion=emotion,…' with canonical names (empty target drops the class)")
+        mapping[source] = target
+    return mapping

@@ -119,3 +119,21 @@ def validate_feature_part(df: pd.DataFrame, n_bins: int, frame_level: bool,
           for c in ("values_match_shape", "all_finite", "augmented_speaker_allowed")],
     ]
     return validate("feature_part", expectations, frame)
+
+
+def validate_fold(fold_name: str, train: pd.DataFrame, test: pd.DataFrame, speaker_independent: bool = True) -> ContractResult:
+    """No test speaker in training (unless the split is the labelled speaker-dependent one), and no
+    augmented training row derived from a test utterance or speaker."""
+    import great_expectations.expectations as gxe
+
+    test_speakers, test_utts = set(test["speaker_id"]), set(test["utterance_id"])
+    augmented = train["augmentation"] != "none"
+    in_test_speakers = train["speaker_id"].isin(test_speakers)
+    frame = pd.DataFrame({
+        "speaker_in_test": in_test_speakers & speaker_independent,
+        "augmented_from_test": augmented & (in_test_speakers if speaker_independent
+                                            else train["utterance_id"].isin(test_utts)),
+        "utterance_in_test": train["utterance_id"].isin(test_utts),
+    })
+    expectations = [gxe.ExpectColumnValuesToBeInSet(column=c, value_set=[False]) for c in frame.columns]
+    return validate(f"fold_{fold_name}", expectations, frame)

@@ -65,6 +65,47 @@ def cmd_features(args: argparse.Namespace) -> None:
         print("\n".join(summary.lines()))
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    from flows.train import train_model
+
+    print(prefect_api_description(), file=sys.stderr)
+    summary = train_model(model=args.model, corpus=_csv(args.corpus), feature_set=args.feature_set, cv=args.cv,
+                          augment=args.augment, labels=args.labels, store=args.store, seed=args.seed,
+                          members=_csv(args.members), name=args.name, max_epochs=args.max_epochs, workers=args.workers,
+                          dask_address=args.dask_address)
+    print("\n".join(summary.lines()))
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from ser_models import registry
+
+    if args.action == "promote":
+        if not args.name or not args.version:
+            raise UserError("usage: serflow models promote NAME VERSION")
+        ref = registry.promote(args.store, args.name, args.version)
+        print(f"{ref.name}: champion is now {ref.version}")
+        return
+    table = registry.list_models(args.store)
+    print(table.round(3).to_string(index=False) if len(table) else f"no models registered in {args.store}")
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    import json
+
+    from ser_models.inference import load_model, predict_files
+
+    results = predict_files(load_model(args.store, args.model), args.files)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for r in results:
+        if "error" in r:
+            print(f"{r['path']}: error: {r['error']}")
+            continue
+        probs = "  ".join(f"{c}={p:.2f}" for c, p in sorted(r["probabilities"].items(), key=lambda kv: -kv[1]))
+        print(f"{r['path']}: {r['emotion']} ({r['confidence']:.2f})  [{probs}]  {r['model']}")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from flows.demo import demo, manifest_query
 
@@ -110,6 +151,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="files per Prefect task")
     p.set_defaults(func=cmd_features)
 
+    p = sub.add_parser("train", help="cross-validate a model speaker-independently and register it")
+    p.add_argument("--model", required=True, help="mlp, svm, svm_linear, rf, cnn, cl or ensemble")
+    p.add_argument("--corpus", required=True, help="comma list of ingested corpora")
+    p.add_argument("--feature-set", help="for mlp/svm/rf: functionals (default) or mfcc40_mean")
+    p.add_argument("--cv", default="loso",
+                   help="loso | speaker-kfold:K | holdout:<speaker,...> | random:0.2 (speaker-DEPENDENT, labelled so)")
+    p.add_argument("--augment", action="append", default=[], metavar="PRESET[xN]",
+                   help="augmented copies of training speakers' audio")
+    p.add_argument("--labels", help="label map: calm_as_neutral, or inline 'calm=neutral,surprised='")
+    p.add_argument("--members", help="ensemble members (default mlp,svm,rf)")
+    p.add_argument("--name", help="registry name (default: the model)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-epochs", type=int, help="cap on torch training epochs (quick runs)")
+    p.add_argument("--store", default=default_store())
+    p.add_argument("--workers", type=int)
+    p.add_argument("--dask-address")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("models", help="list registered models, or promote a version to champion")
+    p.add_argument("action", choices=["list", "promote"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("version", nargs="?")
+    p.add_argument("--store", default=default_store())
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("predict", help="emotion probabilities for audio files")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--model", default="mlp", help="NAME[:VERSION] (default version: the champion, else the newest)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--store", default=default_store())
+    p.set_defaults(func=cmd_predict)
+
     p = sub.add_parser("demo", help="run the whole chain on built-in synthetic data")
     p.add_argument("--data", default="demo-data", help="where the synthetic corpus and calls are written")
     p.add_argument("--store", default=default_store())
@@ -120,12 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from data_contracts.suites import ContractViolation
+    from ser_models.registry import RegistryError
     from tasks.features.build import FeatureError
+    from tasks.train import TrainError
     from tasks.ingest import IngestError
 
     try:
         args.func(args)
-    except (UserError, IngestError, FeatureError, ContractViolation) as exc:
+    except (UserError, IngestError, FeatureError, TrainError, RegistryError, ContractViolation) as exc:
         print(f"serflow: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -16,9 +16,10 @@ class FunctionalsConfig:
     frames: FrameConfig = field(default_factory=FrameConfig)
     n_mfcc: int = 40
     n_contrast_bands: int = 6
-    f0_min_hz: float = 60.0
+    f0_min_hz: float = 65.0
     f0_max_hz: float = 500.0
-    yin_frame_length: int = 1024
+    yin_frame_length: int = 512  # 32 ms: two periods of the lowest F0
+    yin_hop_length: int = 320    # pitch every 20 ms, repeated onto the 10 ms grid
 
 
 def descriptor_names(cfg: FunctionalsConfig) -> list[str]:
@@ -47,17 +48,19 @@ def low_level_descriptors(y: np.ndarray, cfg: FunctionalsConfig) -> np.ndarray:
     rms = librosa.feature.rms(S=mag, frame_length=fc.n_fft)
     padded = np.pad(y, (0, max(0, cfg.yin_frame_length - len(y))))
     f0 = librosa.yin(padded, fmin=cfg.f0_min_hz, fmax=cfg.f0_max_hz, sr=fc.sample_rate,
-                     frame_length=cfg.yin_frame_length, hop_length=fc.hop_length)
+                     frame_length=cfg.yin_frame_length, hop_length=cfg.yin_hop_length)
+    f0 = np.repeat(f0, cfg.yin_hop_length // fc.hop_length)
     zcr = librosa.feature.zero_crossing_rate(y, frame_length=fc.win_length, hop_length=fc.hop_length)
     zcr, f0 = (np.resize(v.ravel(), n) for v in (zcr, f0))
+    centroid = librosa.feature.spectral_centroid(S=mag, sr=fc.sample_rate, n_fft=fc.n_fft)
     # Voiced: loud enough (within 35 dB of the peak) and not noise-like.
     rms_db = librosa.amplitude_to_db(rms[0], ref=np.max(rms) + 1e-12)
     voiced = ((rms_db > -35.0) & (zcr < 0.25)).astype(np.float32)
     f0_st = 12 * np.log2(f0 / 100.0) * voiced  # semitones re 100 Hz, 0 where unvoiced
     lld = np.vstack([
         mfcc, *deltas, chroma, contrast, zcr[None], rms, f0_st[None], voiced[None],
-        librosa.feature.spectral_centroid(S=mag, sr=fc.sample_rate, n_fft=fc.n_fft),
-        librosa.feature.spectral_bandwidth(S=mag, sr=fc.sample_rate, n_fft=fc.n_fft),
+        centroid,
+        librosa.feature.spectral_bandwidth(S=mag, sr=fc.sample_rate, n_fft=fc.n_fft, centroid=centroid),
         librosa.feature.spectral_rolloff(S=mag, sr=fc.sample_rate, n_fft=fc.n_fft),
         librosa.feature.spectral_flatness(S=mag),
     ])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import librosa
 import numpy as np
@@ -36,11 +37,17 @@ class Spectra:
         return librosa.feature.mfcc(S=self.mel_db, n_mfcc=n_mfcc)
 
 
+@lru_cache(maxsize=8)
+def mel_filterbank(cfg: FrameConfig) -> np.ndarray:
+    """Built once per config, not once per file."""
+    return librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin_hz,
+                               fmax=cfg.fmax_hz)
+
+
 def compute_spectra(y: np.ndarray, cfg: FrameConfig) -> Spectra:
     """STFT once; mel in dB (floor -100 dB so silence stays finite)."""
     if len(y) < cfg.n_fft:
         y = np.pad(y, (0, cfg.n_fft - len(y)))
     power = np.abs(librosa.stft(y, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length)) ** 2
-    mel = librosa.feature.melspectrogram(S=power, sr=cfg.sample_rate, n_mels=cfg.n_mels,
-                                         fmin=cfg.fmin_hz, fmax=cfg.fmax_hz)
+    mel = mel_filterbank(cfg) @ power
     return Spectra(power=power, mel_db=librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None))

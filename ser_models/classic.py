@@ -1,0 +1,90 @@
+"""`svm` (RBF or linear) and `rf` on utterance-level vectors: scikit-learn pipelines saved with skops."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import skops.io as sio
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from ser_models.data import FeatureData
+from ser_models.estimator import Estimator
+
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
+
+
+@dataclass(frozen=True)
+class SVMConfig:
+    kernel: str = "rbf"
+    C: float = 10.0
+    gamma: str = "scale"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RFConfig:
+    n_estimators: int = 500
+    min_samples_leaf: int = 1
+    max_features: str = "sqrt"
+    seed: int = 0
+
+
+def build_pipeline(config: SVMConfig | RFConfig) -> Pipeline:
+    """Scaling + classifier, balanced class weights for imbalanced corpora."""
+    if isinstance(config, SVMConfig):
+        return make_pipeline(StandardScaler(), SVC(kernel=config.kernel, C=config.C, gamma=config.gamma,
+                                                   probability=True, class_weight="balanced",
+                                                   random_state=config.seed))
+    return make_pipeline(StandardScaler(), RandomForestClassifier(
+        n_estimators=config.n_estimators, min_samples_leaf=config.min_samples_leaf,
+        max_features=config.max_features, class_weight="balanced_subsample", n_jobs=-1,
+        random_state=config.seed))
+
+
+class SklearnEstimator(Estimator):
+    def __init__(self, kind: str, feature_set: str, config: SVMConfig | RFConfig) -> None:
+        self.kind, self.feature_sets, self.config = kind, (feature_set,), config
+        self.pipeline: Pipeline | None = None
+        self.classes: list[str] = []
+
+    def fit(self, train: FeatureData, val: FeatureData | None, classes: list[str]) -> dict[str, Any]:
+        """No early stopping here, so the validation speakers are trained on too."""
+        self.classes = classes
+        data = train if val is None or not len(val) else _concat(train, val)
+        self.pipeline = build_pipeline(self.config).fit(data.vectors(self.feature_sets[0]), self.labels(data))
+        return {"rows": len(data)}
+
+    def predict_proba(self, data: FeatureData) -> np.ndarray:
+        out = np.zeros((len(data), len(self.classes)), dtype=np.float32)
+        out[:, self.pipeline.classes_] = self.pipeline.predict_proba(data.vectors(self.feature_sets[0]))
+        return out
+
+    def save(self, folder: Path) -> None:
+        sio.dump(self.pipeline, folder / "model.skops")
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"config": asdict(self.config)}
+
+    @classmethod
+    def load(cls, folder: Path, kind: str, feature_set: str, classes: list[str], hyper: dict) -> SklearnEstimator:
+        config = (SVMConfig if "kernel" in hyper["config"] else RFConfig)(**hyper["config"])
+        est = cls(kind, feature_set, config)
+        path = folder / "model.skops"
+        untrusted = sio.get_untrusted_types(file=path)
+        foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        if foreign:
+            raise ValueError(f"{path} references types outside scikit-learn/numpy: {json.dumps(foreign)}")
+        est.pipeline, est.classes = sio.load(path, trusted=untrusted), classes
+        return est
+
+
+def _concat(a: FeatureData, b: FeatureData) -> FeatureData:
+    import pandas as pd
+
+    return FeatureData(pd.concat([a.rows, b.rows], ignore_index=True), {k: a.inputs[k] + b.inputs[k] for k in a.inputs})

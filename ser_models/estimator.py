@@ -1,0 +1,38 @@
+"""The one interface every model is trained, evaluated, saved and served through."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ser_models.data import FeatureData
+
+
+class Estimator(ABC):
+    """fit on labelled rows, predict class probabilities, save/load without pickle."""
+
+    kind: str
+    feature_sets: tuple[str, ...]
+    classes: list[str]
+
+    @abstractmethod
+    def fit(self, train: FeatureData, val: FeatureData | None, classes: list[str]) -> dict[str, Any]:
+        """Train; returns a small history (epochs, best validation UA, …)."""
+
+    @abstractmethod
+    def predict_proba(self, data: FeatureData) -> np.ndarray:
+        """(rows, classes) probabilities in self.classes order."""
+
+    @abstractmethod
+    def save(self, folder: Path) -> None:
+        """Weights and whatever load() needs, in pickle-free formats."""
+
+    @abstractmethod
+    def hyperparameters(self) -> dict[str, Any]:
+        """JSON-able config, enough to rebuild the model for load()."""
+
+    def labels(self, data: FeatureData) -> np.ndarray:
+        index = {c: i for i, c in enumerate(self.classes)}
+        return data.rows["emotion"].map(index).to_numpy()

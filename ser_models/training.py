@@ -1,0 +1,166 @@
+"""The torch training loop: class weights, Adam, LR on plateau, early stopping on validation UA."""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import balanced_accuracy_score
+from torch import nn
+
+from ser_models.data import FeatureData
+from ser_models.estimator import Estimator
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    max_epochs: int = 60
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 10
+    lr_patience: int = 4
+    crop_frames: int = 200  # 2 s crops for frame-level inputs; inference averages overlapping windows
+    seed: int = 0
+
+
+def _crop(x: np.ndarray, frames: int, start: int, pad: np.ndarray) -> np.ndarray:
+    """(frames, bins) window from start; short inputs are padded with the training mean."""
+    window = x[start:start + frames]
+    if len(window) < frames:
+        window = np.vstack([window, np.broadcast_to(pad, (frames - len(window), x.shape[1]))])
+    return window
+
+
+class TorchEstimator(Estimator):
+    """Wraps a torch net built from a config dataclass; frame-level inputs are cropped and windowed."""
+
+    def __init__(self, kind: str, feature_sets: tuple[str, ...], frame_level: bool,
+                 config_cls: type, net_cls: Callable[[Any], nn.Module], config_kwargs: dict[str, Any],
+                 train: TrainConfig) -> None:
+        self.kind, self.feature_sets, self.frame_level = kind, feature_sets, frame_level
+        self.config_cls, self.net_cls, self.config_kwargs, self.train_cfg = config_cls, net_cls, config_kwargs, train
+        self.net: nn.Module | None = None
+        self.config: Any = None
+        self.classes: list[str] = []
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def _pad_values(self) -> dict[str, np.ndarray]:
+        return {k: self.net.norms[k].mean.numpy() for k in self.feature_sets}
+
+    def _batch(self, data: FeatureData, rows: np.ndarray, starts: np.ndarray | None) -> dict[str, torch.Tensor]:
+        if not self.frame_level:
+            return {k: torch.from_numpy(np.stack([data.inputs[k][i].reshape(-1) for i in rows])) for k in self.feature_sets}
+        pad, n = self._pad_values(), self.train_cfg.crop_frames
+        return {k: torch.from_numpy(np.stack([_crop(data.inputs[k][i], n, s, pad[k]) for i, s in zip(rows, starts)]))
+                for k in self.feature_sets}
+
+    def _random_starts(self, data: FeatureData, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        lengths = np.array([min(len(data.inputs[k][i]) for k in self.feature_sets) for i in rows])
+        return rng.integers(0, np.maximum(lengths - self.train_cfg.crop_frames, 0) + 1)
+
+    # -- training -------------------------------------------------------------------------------
+    def fit(self, train: FeatureData, val: FeatureData | None, classes: list[str]) -> dict[str, Any]:
+        cfg = self.train_cfg
+        torch.manual_seed(cfg.seed)
+        rng = np.random.default_rng(cfg.seed)
+        self.classes = classes
+        dims = {k: train.inputs[k][0].shape[1] for k in self.feature_sets}
+        self.config = self.config_cls(**self.config_kwargs, **self._shape_kwargs(dims, len(classes)))
+        self.net = self.net_cls(self.config)
+        for k in self.feature_sets:  # standardisation statistics from training recordings only
+            self.net.norms[k].fit(np.concatenate([train.inputs[k][i] for i in train.original]))
+        y = torch.as_tensor(np.array(self.labels(train)), dtype=torch.long)
+        counts = np.bincount(y.numpy(), minlength=len(classes)).astype(np.float32)
+        weights = torch.from_numpy(counts.sum() / np.maximum(counts, 1) / len(classes))
+        loss_fn = nn.CrossEntropyLoss(weight=weights)
+        opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=cfg.lr_patience)
+        has_val = val is not None and len(val) > 0
+        best, best_ua, best_epoch, history = None, -1.0, 0, []
+        for epoch in range(cfg.max_epochs):
+            self.net.train()
+            order = rng.permutation(len(train))
+            starts = self._random_starts(train, order, rng) if self.frame_level else None
+            total = 0.0
+            for b in range(0, len(order), cfg.batch_size):
+                rows = order[b:b + cfg.batch_size]
+                if len(rows) < 2:  # batch norm needs two samples
+                    continue
+                batch = self._batch(train, rows, None if starts is None else starts[b:b + cfg.batch_size])
+                loss = loss_fn(self.net(batch), y[rows])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(rows)
+            val_ua = float(balanced_accuracy_score(self.labels(val), self.predict_proba(val).argmax(1))) if has_val else 0.0
+            history.append({"epoch": epoch, "loss": total / len(train), "val_ua": val_ua})
+            sched.step(val_ua)
+            if val_ua > best_ua or not has_val:
+                best, best_ua, best_epoch = copy.deepcopy(self.net.state_dict()), val_ua, epoch
+            elif epoch - best_epoch >= cfg.patience:
+                break
+        self.net.load_state_dict(best)
+        return {"epochs": len(history), "best_epoch": best_epoch, "best_val_ua": best_ua if has_val else None}
+
+    def _shape_kwargs(self, dims: dict[str, int], n_classes: int) -> dict[str, Any]:
+        names = {f.name for f in fields(self.config_cls)}
+        shape = {"n_classes": n_classes}
+        for key, feature_set in (("n_inputs", self.feature_sets[0]), ("n_mels", "logmel"), ("n_mfcc", "mfcc_seq")):
+            if key in names and feature_set in dims:
+                shape[key] = dims[feature_set]
+        if "feature_set" in names:
+            shape["feature_set"] = self.feature_sets[0]
+        return shape
+
+    # -- inference ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def predict_proba(self, data: FeatureData) -> np.ndarray:
+        """Vectors in batches; frame-level rows as the mean of overlapping windows' probabilities."""
+        self.net.eval()
+        if not len(data):
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        rows, starts = self._windows(data)
+        probs = np.zeros((len(data), len(self.classes)), dtype=np.float64)
+        counts = np.zeros(len(data))
+        for b in range(0, len(rows), 256):
+            r = rows[b:b + 256]
+            batch = self._batch(data, r, None if starts is None else starts[b:b + 256])
+            p = torch.softmax(self.net(batch), dim=1).numpy()
+            np.add.at(probs, r, p)
+            np.add.at(counts, r, 1)
+        return (probs / counts[:, None]).astype(np.float32)
+
+    def _windows(self, data: FeatureData) -> tuple[np.ndarray, np.ndarray | None]:
+        if not self.frame_level:
+            return np.arange(len(data)), None
+        n, hop = self.train_cfg.crop_frames, self.train_cfg.crop_frames // 2
+        rows, starts = [], []
+        for i in range(len(data)):
+            length = min(len(data.inputs[k][i]) for k in self.feature_sets)
+            s = list(range(0, max(length - n, 0) + 1, hop))
+            if length > n and s[-1] != length - n:
+                s.append(length - n)  # the last window ends with the utterance
+            rows += [i] * len(s)
+            starts += s
+        return np.array(rows), np.array(starts)
+
+    # -- persistence ----------------------------------------------------------------------------
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"config": asdict(self.config) if self.config else self.config_kwargs, "train": asdict(self.train_cfg)}
+
+    def save(self, folder: Path) -> None:
+        torch.save(self.net.state_dict(), folder / "model.pt")
+
+    def load_weights(self, folder: Path, classes: list[str], hyper: dict) -> TorchEstimator:
+        """Rebuild the net from the card's config and load weights with weights_only=True (no pickle)."""
+        cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in hyper["config"].items()}
+        self.config, self.classes = self.config_cls(**cfg), classes
+        self.net = self.net_cls(self.config)
+        self.net.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+        self.net.eval()
+        return self

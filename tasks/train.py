@@ -1,0 +1,143 @@
+"""Training units: plan speaker folds (and check them), train one fold, train the final model and register it."""
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NONE as NO_CACHE
+from prefect.logging import get_run_logger
+
+from ser_models import registry
+from ser_models.catalog import DEFAULT_MEMBERS, build_estimator
+from ser_models.data import FeatureData, class_list, load_feature_data
+from ser_models.evaluation import CVPlan, Fold, check_fold, fold_indices, make_folds, metrics, plot_confusion, validation_split
+from tasks.augment import NO_AUGMENTATION, AugmentationRequest
+from tasks.features import get_feature_set
+from tasks.store import Store
+
+
+class TrainError(ValueError):
+    """A training request the user must fix (unknown model, bad --cv, no features, one class)."""
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    model: str
+    feature_sets: tuple[str, ...]
+    feature_set: str | None
+    corpora: tuple[str, ...]
+    cv: str
+    label_map: dict[str, str]
+    augment: tuple[str, ...]
+    store_url: str
+    seed: int = 0
+    members: tuple[str, ...] = DEFAULT_MEMBERS
+    name: str | None = None
+    max_epochs: int | None = None
+
+    @property
+    def registry_name(self) -> str:
+        return self.name or self.model
+
+    def estimator(self):
+        return build_estimator(self.model, self.feature_set, self.seed, self.members, self.max_epochs)
+
+
+@dataclass
+class FoldResult:
+    fold: str
+    test_speakers: tuple[str, ...]
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    seconds: float
+    history: dict = field(default_factory=dict)
+
+
+def load_data(req: TrainRequest) -> FeatureData:
+    """Recordings plus exactly the augmented copies this request asked for."""
+    data = load_feature_data(Store(req.store_url), req.feature_sets, list(req.corpora), req.label_map)
+    wanted = {NO_AUGMENTATION} | {k for a in req.augment for k in AugmentationRequest.parse(a).keys()}
+    keep = np.flatnonzero(data.rows["augmentation"].isin(wanted).to_numpy())
+    if not len(keep):
+        raise TrainError(f"no {req.feature_sets} features for corpora {list(req.corpora)} in {req.store_url}")
+    return data.subset(keep)
+
+
+@task(name="plan-cv", cache_policy=NO_CACHE)
+def plan_cv(req: TrainRequest) -> tuple[CVPlan, list[str]]:
+    """Folds from speaker groups; every fold passes the leak contract before any training starts."""
+    data = load_data(req)
+    classes = class_list(data.rows["emotion"])
+    if len(classes) < 2:
+        raise TrainError(f"need at least two emotions, found {classes}")
+    try:
+        plan = make_folds(data.rows, req.cv, req.seed)
+    except ValueError as exc:
+        raise TrainError(str(exc)) from exc
+    for fold in plan.folds:
+        train, test = fold_indices(data.rows, fold, plan.speaker_independent)
+        check_fold(data.rows, fold, train, test, plan.speaker_independent)
+    get_run_logger().info("%d rows, %d speakers, classes %s; %d folds, %s", len(data),
+                          data.rows["speaker_id"].nunique(), classes, len(plan.folds), plan.label)
+    return plan, classes
+
+
+@task(name="train-fold", cache_policy=NO_CACHE)
+def train_fold(req: TrainRequest, plan: CVPlan, fold: Fold, classes: list[str]) -> FoldResult:
+    """Train on the fold's training speakers (early stopping on held-out training speakers), test on the rest."""
+    start = time.perf_counter()
+    data = load_data(req)
+    train, test = fold_indices(data.rows, fold, plan.speaker_independent)
+    check_fold(data.rows, fold, train, test, plan.speaker_independent)
+    fit, val = validation_split(data.rows, train, plan.speaker_independent, seed=req.seed)
+    est = req.estimator()
+    history = est.fit(data.subset(fit), data.subset(val), classes)
+    test_data = data.subset(test)
+    y_pred = est.predict_proba(test_data).argmax(axis=1)
+    result = FoldResult(fold.name, fold.test_speakers, est.labels(test_data), y_pred, time.perf_counter() - start, history)
+    m = metrics(result.y_true, result.y_pred, classes)
+    get_run_logger().info("fold %s: UA %.3f WA %.3f F1 %.3f (n=%d, %.0f s)", fold.name, m["ua"], m["wa"],
+                          m["macro_f1"], m["n"], result.seconds)
+    return result
+
+
+def metrics_table(results: list[FoldResult], classes: list[str], cv_label: str) -> tuple[pd.DataFrame, dict]:
+    """Per-fold rows plus the pooled row (all folds' predictions together)."""
+    folds = [{"fold": r.fold, "test_speakers": ",".join(r.test_speakers), **metrics(r.y_true, r.y_pred, classes)}
+             for r in results]
+    pooled = metrics(np.concatenate([r.y_true for r in results]), np.concatenate([r.y_pred for r in results]), classes)
+    table = pd.DataFrame([{k: f[k] for k in ("fold", "test_speakers", "n", "ua", "wa", "macro_f1")} for f in folds]
+                         + [{"fold": "pooled", "test_speakers": "", **{k: pooled[k] for k in ("n", "ua", "wa", "macro_f1")}}])
+    table["cv"] = cv_label
+    return table, {"folds": folds, "pooled": pooled}
+
+
+@task(name="train-final-and-register", cache_policy=NO_CACHE)
+def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[FoldResult],
+                             classes: list[str]) -> registry.ModelRef:
+    """Retrain on every speaker (early stopping on held-out speakers) and register with the CV metrics."""
+    start = time.perf_counter()
+    data = load_data(req)
+    fit, val = validation_split(data.rows, np.arange(len(data)), plan.speaker_independent, seed=req.seed)
+    est = req.estimator()
+    history = est.fit(data.subset(fit), data.subset(val), classes)
+    table, detail = metrics_table(results, classes, plan.label)
+    card = {
+        "model": req.model, "feature_sets": list(req.feature_sets),
+        "feature_config_hashes": {k: get_feature_set(k).config_hash for k in req.feature_sets},
+        "classes": classes, "label_map": req.label_map, "corpora": list(req.corpora),
+        "speakers": sorted(data.rows["speaker_id"].unique()), "augment": list(req.augment),
+        "cv": req.cv, "cv_label": plan.label, "speaker_independent": plan.speaker_independent,
+        "metrics": detail, "hyperparameters": est.hyperparameters(), "final_training": history,
+        "train_seconds": {"folds": sum(r.seconds for r in results), "final": time.perf_counter() - start},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / "confusion.png"
+        plot_confusion(detail["pooled"]["confusion"], classes,
+                       f"{req.registry_name} pooled {plan.label}\nUA {detail['pooled']['ua']:.3f}", str(png))
+        return registry.register(req.store_url, req.registry_name, est, card, table, png)

@@ -1,0 +1,67 @@
+"""Fold construction: speaker-independent by construction, and the contract catches a leak."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_contracts.suites import ContractViolation
+from ser_models.evaluation import Fold, check_fold, fold_indices, make_folds, metrics, validation_split
+
+
+def rows(n_speakers: int = 6, per_speaker: int = 5, copies: int = 1) -> pd.DataFrame:
+    out = []
+    for s in range(n_speakers):
+        for u in range(per_speaker):
+            for a in ["none", *[f"noise#{c}" for c in range(copies)]]:
+                out.append({"utterance_id": f"c/s{s}/u{u}", "speaker_id": f"c:{s}", "augmentation": a,
+                            "emotion": ["sad", "angry"][u % 2]})
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("spec,n_folds", [("loso", 6), ("speaker-kfold:3", 3), ("holdout:c:1,c:4", 1)])
+def test_folds_never_share_speakers(spec, n_folds):
+    frame = rows()
+    plan = make_folds(frame, spec)
+    assert plan.speaker_independent and len(plan.folds) == n_folds
+    tested = []
+    for fold in plan.folds:
+        train, test = fold_indices(frame, fold, True)
+        train_speakers, test_speakers = set(frame.iloc[train].speaker_id), set(frame.iloc[test].speaker_id)
+        assert not train_speakers & test_speakers
+        assert (frame.iloc[test].augmentation == "none").all()  # augmented copies are never tested on
+        assert set(frame.iloc[train].query("augmentation != 'none'").speaker_id) <= train_speakers
+        check_fold(frame, fold, train, test, True)
+        fit, val = validation_split(frame, train, True)
+        assert not set(frame.iloc[fit].speaker_id) & set(frame.iloc[val].speaker_id)
+        assert (frame.iloc[val].augmentation == "none").all()
+        tested += sorted(test_speakers)
+    if spec != "holdout:c:1,c:4":
+        assert sorted(tested) == sorted(frame.speaker_id.unique())  # every speaker tested exactly once
+
+
+def test_contract_fails_on_a_leaky_fold():
+    frame = rows()
+    leaky = Fold("leaky", ("c:0", "c:1", "c:2"), ("c:2", "c:3"))
+    train, test = fold_indices(frame, leaky, True)
+    with pytest.raises(ContractViolation, match="speaker_in_test"):
+        check_fold(frame, leaky, train, test, True)
+
+
+def test_random_split_is_labelled_and_keeps_copies_of_test_utterances_out():
+    frame = rows()
+    plan = make_folds(frame, "random:0.2")
+    assert not plan.speaker_independent and "SPEAKER-DEPENDENT" in plan.label
+    train, test = fold_indices(frame, plan.folds[0], False)
+    assert not set(frame.iloc[train].utterance_id) & set(frame.iloc[test].utterance_id)
+    check_fold(frame, plan.folds[0], train, test, False)
+
+
+def test_bad_cv_specs_are_refused():
+    for spec in ("speaker-kfold:99", "holdout:nobody", "bootstrap"):
+        with pytest.raises(ValueError):
+            make_folds(rows(), spec)
+
+
+def test_metrics_ua_is_balanced_accuracy():
+    y_true = np.array([0, 0, 0, 0, 1])
+    m = metrics(y_true, np.zeros(5, int), ["a", "b"])
+    assert m["wa"] == 0.8 and m["ua"] == 0.5 and m["confusion"] == [[4, 0], [1, 0]]
