@@ -18,6 +18,7 @@ class CLConfig:
     channels: tuple[int, ...] = (16, 32, 64, 64)
     lstm_hidden: int = 128
     lstm_layers: int = 2
+    lstm_stride: int = 2  # the LSTM reads every 2nd MFCC frame (20 ms steps, ~100 per 2 s crop)
     dropout: float = 0.2
     head: tuple[int, int] = (128, 64)
     head_dropout: float = 0.4
@@ -46,6 +47,6 @@ class CNNLSTM(nn.Module):
             c = self.cfg
             spec = spec_augment(spec, c.time_masks, c.max_time_mask, c.freq_masks, c.max_freq_mask)
         cnn_embedding = F.normalize(self.cnn(spec.unsqueeze(1)), dim=1)
-        _, (hidden, _) = self.lstm(mfcc)
+        _, (hidden, _) = self.lstm(mfcc[:, :: self.cfg.lstm_stride])
         lstm_embedding = F.normalize(hidden[-1], dim=1)
         return self.head(torch.cat([cnn_embedding, lstm_embedding], dim=1))

@@ -1,0 +1,80 @@
+"""Training, registry and prediction on the tiny synthetic corpus."""
+import json
+
+import numpy as np
+import pytest
+
+from flows.cli import main
+from flows.ingest import ingest_corpus
+from flows.train import train_model
+from ser_models import registry
+from ser_models.data import load_feature_data
+from ser_models.inference import features_of, load_model, predict_files
+from tasks.audio import load
+from tasks.features import get_feature_set
+from tasks.store import Store
+
+CHANCE = 1 / 8
+
+
+@pytest.fixture(scope="module")
+def store(small_corpus, tmp_path_factory) -> str:
+    root = str(tmp_path_factory.mktemp("train-store"))
+    ingest_corpus(kind="ravdess", path=str(small_corpus), name="syn", store=root)
+    return root
+
+
+def test_flow_cross_validates_and_registers(store):
+    summary = train_model(model="mlp", corpus=["syn"], cv="holdout:syn:04", store=store, max_epochs=12, workers=1)
+    pooled = summary.table.set_index("fold").loc["pooled"]
+    assert pooled["n"] == 30 and pooled["ua"] >= 3 * CHANCE, summary.lines()
+    card = registry.resolve(store, "mlp").card
+    assert card["speaker_independent"] and card["speakers"] == [f"syn:0{i}" for i in range(1, 5)]
+    assert card["feature_config_hashes"] == {"functionals": get_feature_set("functionals").config_hash}
+    assert card["metrics"]["pooled"]["ua"] == pytest.approx(pooled["ua"])
+    assert card["hyperparameters"]["train"]["max_epochs"] == 12
+
+
+def test_same_command_same_numbers(store):
+    a = train_model(model="mlp", corpus=["syn"], cv="speaker-kfold:2", store=store, name="mlp-repeat", max_epochs=10)
+    b = train_model(model="mlp", corpus=["syn"], cv="speaker-kfold:2", store=store, name="mlp-repeat", max_epochs=10)
+    assert a.table[["ua", "wa", "macro_f1"]].equals(b.table[["ua", "wa", "macro_f1"]])
+    assert (a.version, b.version) == ("v0001", "v0002")
+
+
+def test_augmented_training_and_label_map(store):
+    summary = train_model(model="svm", corpus=["syn"], cv="holdout:syn:01", augment=["noise"],
+                          labels="calm_as_neutral", store=store, name="svm-aug")
+    card = registry.resolve(store, "svm-aug").card
+    assert "calm" not in card["classes"] and card["augment"] == ["noise"]
+    assert summary.table.set_index("fold").loc["pooled", "n"] == 30
+
+
+def test_registry_round_trip_and_champion(store, small_corpus):
+    ref = registry.resolve(store, "mlp-repeat")
+    assert ref.version == "v0002"  # newest without a champion
+    registry.promote(store, "mlp-repeat", "v0001")
+    assert registry.resolve(store, "mlp-repeat").version == "v0001"
+    model = load_model(store, "mlp-repeat")
+    data = load_feature_data(Store(store), ("functionals",), ["syn"], {})
+    first = data.subset(np.arange(5))
+    again = registry.load(ref).predict_proba(first)
+    assert again.shape == (5, len(model.classes)) and np.allclose(again.sum(1), 1, atol=1e-5)
+    clip = load(str(sorted(small_corpus.rglob("*.wav"))[0]))
+    direct = model.estimator.predict_proba(features_of([clip], ("functionals",)))
+    assert np.isclose(direct.sum(), 1, atol=1e-5)
+    listing = registry.list_models(store)
+    assert listing.query("name == 'mlp-repeat' and champion").version.tolist() == ["v0001"]
+    assert (ref.folder / "confusion.png").stat().st_size > 1000 and (ref.folder / "metrics.parquet").exists()
+    with pytest.raises(registry.RegistryError, match="no version"):
+        registry.resolve(store, "mlp-repeat:v0099")
+
+
+def test_predict_cli_json(store, small_corpus, capsys):
+    wav = str(small_corpus / "Actor_04" / "03-01-05-02-01-01-04.wav")  # angry, strong
+    assert main(["predict", wav, "--model", "svm-aug", "--json", "--store", store]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["emotion"] in result["probabilities"] and abs(sum(result["probabilities"].values()) - 1) < 1e-3
+    assert result["model"] == "svm-aug:v0001"
+    assert main(["predict", wav, "--model", "nosuchmodel", "--store", store]) == 2
+    assert "no model 'nosuchmodel'" in capsys.readouterr().err
