@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
+from data_contracts.labels import CANONICAL_EMOTIONS
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -84,6 +86,74 @@ FEATURE_FAILURES_TABLE = TableSpec("features/quarantine", FEATURE_FAILURES, ("fe
 def feature_table(feature_set: str) -> TableSpec:
     """features/<set>/corpus=<name>/config_hash=<hash>/part-*.parquet"""
     return TableSpec(f"features/{feature_set}", FEATURES, ("corpus", "config_hash"))
+
+PROBABILITY_COLUMNS = [f"p_{e}" for e in CANONICAL_EMOTIONS]  # null where the model lacks that class
+SHARE_COLUMNS = [f"share_{e}" for e in CANONICAL_EMOTIONS]
+
+SEGMENTS = pa.schema([
+    ("call_id", pa.string()),
+    ("channel", pa.int16()),
+    ("segment_index", pa.int32()),
+    ("start_s", pa.float64()),
+    ("end_s", pa.float64()),
+    ("emotion", pa.string()),
+    ("confidence", pa.float32()),
+    *[(c, pa.float32()) for c in PROBABILITY_COLUMNS],
+    ("model", pa.string()),
+    ("model_version", pa.string()),
+    ("scored_at", pa.timestamp("us", tz="UTC")),
+    ("scored_date", pa.string()),
+])
+
+CALLS = pa.schema([
+    ("call_id", pa.string()),
+    ("path", pa.string()),
+    ("duration_s", pa.float64()),
+    ("channels", pa.int16()),
+    ("channel", pa.int16()),
+    ("speech_s", pa.float64()),
+    ("n_segments", pa.int32()),
+    ("dominant_emotion", pa.string()),
+    *[(c, pa.float32()) for c in SHARE_COLUMNS],
+    ("negative_share", pa.float32()),
+    ("escalation", pa.float32()),
+    ("peak_negative_start_s", pa.float64()),
+    ("mean_confidence", pa.float32()),
+    ("model", pa.string()),
+    ("model_version", pa.string()),
+    ("status", pa.string()),  # ok | no_speech (this channel had no speech)
+    ("scored_at", pa.timestamp("us", tz="UTC")),
+    ("scored_date", pa.string()),
+])
+
+REJECTS = pa.schema([
+    ("call_id", pa.string()),
+    ("path", pa.string()),
+    ("reason", pa.string()),
+    ("detail", pa.string()),
+    ("model", pa.string()),
+    ("model_version", pa.string()),
+    ("rejected_at", pa.timestamp("us", tz="UTC")),
+    ("scored_date", pa.string()),
+])
+
+LEDGER = pa.schema([
+    ("call_id", pa.string()),
+    ("path", pa.string()),
+    ("size_bytes", pa.int64()),
+    ("mtime", pa.float64()),
+    ("file_sha256", pa.string()),
+    ("model", pa.string()),
+    ("model_version", pa.string()),
+    ("status", pa.string()),  # scored | rejected
+    ("result_files", pa.list_(pa.string())),
+    ("scored_at", pa.timestamp("us", tz="UTC")),
+])
+
+SEGMENTS_TABLE = TableSpec("results/segments", SEGMENTS, ("scored_date",))
+CALLS_TABLE = TableSpec("results/calls", CALLS, ("scored_date",))
+REJECTS_TABLE = TableSpec("results/rejects", REJECTS, ("scored_date",))
+LEDGER_TABLE = TableSpec("results/ledger", LEDGER)
 
 
 def to_table(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:

@@ -106,6 +106,28 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(f"{r['path']}: {r['emotion']} ({r['confidence']:.2f})  [{probs}]  {r['model']}")
 
 
+def cmd_score_calls(args: argparse.Namespace) -> None:
+    from flows.score import score_calls
+
+    print(prefect_api_description(), file=sys.stderr)
+    summary = score_calls(inbox=args.inbox, model=args.model, store=args.store, workers=args.workers,
+                          dask_address=args.dask_address, batch_size=args.batch_size, show_progress=True)
+    print("\n".join(summary.lines()))
+
+
+def cmd_synth_calls(args: argparse.Namespace) -> None:
+    import csv
+
+    from tasks.synth import synth_calls
+
+    labels = synth_calls(Path(args.out), n_calls=args.calls, seed=args.seed)
+    with open(Path(args.out).parent / f"{Path(args.out).name}-labels.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(labels[0]))
+        writer.writeheader()
+        writer.writerows(labels)
+    print(f"wrote {args.calls} calls under {args.out} and their utterance labels beside it")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from flows.demo import demo, manifest_query
 
@@ -182,6 +204,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--store", default=default_store())
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("score-calls", help="score new or changed call recordings in an inbox")
+    p.add_argument("inbox", help="folder or fsspec URL of call recordings")
+    p.add_argument("--model", default="mlp", help="NAME[:VERSION] (default version: the champion, else the newest)")
+    p.add_argument("--store", default=default_store())
+    p.add_argument("--workers", type=int)
+    p.add_argument("--dask-address")
+    p.add_argument("--batch-size", type=int, default=4, help="calls per Prefect task")
+    p.set_defaults(func=cmd_score_calls)
+
+    p = sub.add_parser("synth-calls", help="write synthetic calls with known utterance labels")
+    p.add_argument("out")
+    p.add_argument("--calls", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_synth_calls)
 
     p = sub.add_parser("demo", help="run the whole chain on built-in synthetic data")
     p.add_argument("--data", default="demo-data", help="where the synthetic corpus and calls are written")

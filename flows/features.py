@@ -1,17 +1,13 @@
 """Flow build-features: utterances manifest -> (augment) -> features, fanned out over Dask."""
 from __future__ import annotations
 
-import logging
-import os
 import time
 from dataclasses import dataclass
 
 from prefect import flow
-from prefect.client.orchestration import get_client
-from prefect.futures import as_completed
 from prefect.logging import get_run_logger
-from prefect_dask import DaskTaskRunner
 
+from flows.fanout import collect, dask_task_runner
 from tasks.features.build import BatchResult, FeaturePlan, build_feature_batch, plan_features
 from tasks.store import default_store
 
@@ -33,46 +29,13 @@ class FeatureSummary:
                 f"{self.failed} quarantined, {self.already_present} already present; {rate}"]
 
 
-def dask_task_runner(workers: int | None, dask_address: str | None) -> DaskTaskRunner:
-    """An existing scheduler when given, else a LocalCluster of single-threaded worker processes.
-
-    Local workers get this run's Prefect API URL, so their task runs report to the same server
-    (without it each worker process would start a temporary server of its own).
-    """
-    logging.getLogger("distributed").setLevel(logging.WARNING)
-    if dask_address:
-        return DaskTaskRunner(address=dask_address)
-    with get_client(sync_client=True) as client:
-        api_url = str(client.api_url)
-    return DaskTaskRunner(cluster_kwargs={
-        "n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True,
-        "dashboard_address": None, "silence_logs": logging.WARNING,
-        "env": {"PREFECT_API_URL": api_url, "GX_ANALYTICS_ENABLED": "false"},
-    })
-
-
 @flow(name="extract-feature-batches")
 def extract_batches(plan: FeaturePlan, store_url: str, show_progress: bool = False) -> list[BatchResult]:
-    """Submit every batch to the task runner; log (and draw) progress as batches finish."""
-    logger = get_run_logger()
+    """Submit every batch to the task runner; results come back as batches finish."""
     futures = [build_feature_batch.submit(store_url, b, plan.feature_set, plan.config_hash, plan.augmentable_speakers)
                for b in plan.batches]
-    bar = None
-    if show_progress:
-        from tqdm import tqdm
-        bar = tqdm(total=plan.n_items, unit="file", desc=plan.feature_set)
-    results, done = [], 0
-    for future in as_completed(futures):
-        result = future.result()
-        results.append(result)
-        done += result.rows + result.failures
-        logger.info("batch %d/%d finished: %d rows, %d failed (%d/%d items)", len(results), len(futures),
-                    result.rows, result.failures, done, plan.n_items)
-        if bar:
-            bar.update(result.rows + result.failures)
-    if bar:
-        bar.close()
-    return results
+    return collect(futures, [len(b.items) for b in plan.batches], plan.feature_set, "file", show_progress,
+                   lambda r: f"{r.rows} rows, {r.failures} failed")
 
 
 @flow(name="build-features")

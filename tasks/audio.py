@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,15 +45,27 @@ class DecodedAudio:
         return hashlib.sha256(np.ascontiguousarray(self.samples).tobytes()).hexdigest()
 
 
+_SHORT_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def _check_complete(snd: sf.SoundFile) -> None:
+    """libsndfile reads a truncated WAV without complaint; its header log says when data is missing."""
+    m = _SHORT_CHUNK.search(snd.extra_info or "")
+    if m and int(m.group(2)) < int(m.group(1)):
+        raise AudioDecodeError(f"truncated: header promises {m.group(1)} data bytes, file holds {m.group(2)}")
+
+
 @contextmanager
 def _open(path: str) -> Iterator[sf.SoundFile]:
     """Open a local path or fsspec URL with soundfile, turning every failure into AudioDecodeError."""
     try:
         if "://" in path:
             with fsspec.open(path, "rb") as fh, sf.SoundFile(fh) as snd:
+                _check_complete(snd)
                 yield snd
         else:
             with sf.SoundFile(path) as snd:
+                _check_complete(snd)
                 yield snd
     except AudioDecodeError:
         raise

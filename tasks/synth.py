@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from scipy.signal import lfilter
 
 from prefect import task
@@ -145,4 +146,61 @@ def synth_corpus(out: Path, n_speakers: int = 8, emotions: tuple[str, ...] = tup
     return written
 
 
+# A call: the agent (channel 0) stays calm; the customer (channel 1) drifts towards negative emotions.
+AGENT_EMOTIONS = ("neutral", "calm", "happy")
+CUSTOMER_ARC = (("neutral", "calm"), ("sad", "neutral"), ("angry", "fearful", "disgust", "sad"))
+CALL_FORMATS = (  # (channels, sample rate, subtype, extension)
+    (2, 8_000, "ULAW", "wav"), (1, 16_000, "PCM_16", "wav"), (2, 16_000, "PCM_16", "flac"), (1, 8_000, "ALAW", "wav"),
+)
+
+
+def telephone_line(x: np.ndarray, rate: int) -> np.ndarray:
+    """Band-limit to the phone band and resample to the call's rate."""
+    from scipy.signal import butter, sosfilt
+
+    from tasks.audio import resample
+
+    sos = butter(6, [300, 3400], btype="band", fs=SR, output="sos")
+    return resample(sosfilt(sos, x).astype(np.float32), SR, rate)
+
+
+def synth_calls(out: Path, n_calls: int = 4, turns: int = 8, seed: int = 0) -> list[dict]:
+    """Write calls (stereo/mono, 8 kHz mu/A-law and 16 kHz) with silences and line noise; returns the
+    ground-truth utterance labels (call_id, channel, start_s, end_s, emotion)."""
+    out.mkdir(parents=True, exist_ok=True)
+    voices = make_speakers(2 * n_calls + 20, seed + 101)[20:]  # voices unlike the corpus's actors
+    labels = []
+    for call in range(n_calls):
+        rng = np.random.default_rng([seed, 31, call])
+        channels, rate, subtype, ext = CALL_FORMATS[call % len(CALL_FORMATS)]
+        call_id = f"call{call:03d}.{ext}"
+        tracks: list[list[np.ndarray]] = [[], []]
+        t = float(rng.uniform(0.5, 1.5))
+        for turn in range(turns):
+            speaker = turn % 2  # agent, customer, agent, ...
+            phase = min(len(CUSTOMER_ARC) - 1, turn * len(CUSTOMER_ARC) // turns)
+            emotion = str(rng.choice(AGENT_EMOTIONS if speaker == 0 else CUSTOMER_ARC[phase]))
+            prosody = EMOTIONS[emotion].stronger(1.5) if speaker == 1 and phase == 2 else EMOTIONS[emotion]
+            clip = np.concatenate([synth_speech(voices[2 * call + speaker], prosody, STATEMENTS[1 + turn % 2], rng)
+                                   for _ in range(2)])  # two sentences per turn
+            start = int(t * SR)
+            for track in (0, 1):
+                tracks[track].append((start, clip if track == speaker else None))
+            labels.append({"call_id": call_id, "channel": speaker if channels == 2 else 0, "start_s": t,
+                           "end_s": t + len(clip) / SR, "emotion": emotion})
+            t += len(clip) / SR + float(rng.uniform(0.4, 2.0))
+        n = int((t + 1.0) * SR)
+        mix = np.zeros((2, n), np.float32)
+        for track in (0, 1):
+            for start, clip in tracks[track]:
+                if clip is not None:
+                    mix[track, start:start + len(clip)] += clip
+        mix += rng.normal(0, 10 ** (-45 / 20), mix.shape).astype(np.float32)  # line noise
+        audio = mix if channels == 2 else mix.sum(axis=0, keepdims=True)
+        wire = np.stack([telephone_line(ch, rate) for ch in audio]) if rate != SR else audio
+        sf.write(out / call_id, np.clip(wire, -1, 1).T, rate, subtype=subtype)
+    return labels
+
+
 synth_corpus_task = task(synth_corpus, name="synth-corpus")
+synth_calls_task = task(synth_calls, name="synth-calls")

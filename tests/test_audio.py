@@ -39,3 +39,14 @@ def test_blocks_cover_the_file(tmp_path):
     blocks = list(iter_blocks(str(tmp_path / "long.wav"), block_s=2.0))
     assert [start for start, _ in blocks] == [0.0, 2.0, 4.0]
     assert sum(b.shape[1] for _, b in blocks) == 5 * 16_000
+
+
+def test_truncated_wav_is_an_error(tmp_path):
+    sf.write(tmp_path / "full.wav", tone(2.0), 16_000, subtype="PCM_16")
+    data = (tmp_path / "full.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(data[: len(data) // 2])
+    with pytest.raises(AudioDecodeError, match="truncated"):
+        read_native(str(tmp_path / "cut.wav"))
+    with pytest.raises(AudioDecodeError, match="truncated"):
+        list(iter_blocks(str(tmp_path / "cut.wav")))
+    assert read_native(str(tmp_path / "full.wav")).duration_s == 2.0

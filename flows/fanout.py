@@ -1,0 +1,54 @@
+"""Fanning batches out over Dask: the task runner, and progress as batches finish."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from prefect.client.orchestration import get_client
+from prefect.futures import PrefectFuture, as_completed
+from prefect.logging import get_run_logger
+from prefect_dask import DaskTaskRunner
+
+
+def dask_task_runner(workers: int | None, dask_address: str | None) -> DaskTaskRunner:
+    """An existing scheduler when given, else a LocalCluster of single-threaded worker processes.
+
+    Local workers get this run's Prefect API URL, so their task runs report to the same server
+    (without it each worker process would start a temporary server of its own).
+    """
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    if dask_address:
+        return DaskTaskRunner(address=dask_address)
+    with get_client(sync_client=True) as client:
+        api_url = str(client.api_url)
+    return DaskTaskRunner(cluster_kwargs={
+        "n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True,
+        "dashboard_address": None, "silence_logs": logging.WARNING,
+        "env": {"PREFECT_API_URL": api_url, "GX_ANALYTICS_ENABLED": "false"},
+    })
+
+
+def collect(futures: Sequence[PrefectFuture], sizes: Sequence[int], label: str, unit: str,
+            show_progress: bool, describe: Callable[[Any], str]) -> list[Any]:
+    """Results in completion order, logging each batch and drawing a progress bar when asked."""
+    logger = get_run_logger()
+    size_of = {f.task_run_id: n for f, n in zip(futures, sizes)}
+    total = sum(sizes)
+    bar = None
+    if show_progress:
+        from tqdm import tqdm
+        bar = tqdm(total=total, unit=unit, desc=label)
+    results, done = [], 0
+    for future in as_completed(list(futures)):
+        result = future.result()
+        results.append(result)
+        done += size_of[future.task_run_id]
+        logger.info("%s: batch %d/%d finished: %s (%d/%d %ss)", label, len(results), len(futures),
+                    describe(result), done, total, unit)
+        if bar:
+            bar.update(size_of[future.task_run_id])
+    if bar:
+        bar.close()
+    return results

@@ -1,0 +1,233 @@
+"""Bulk call scoring units: inbox vs ledger, score one call in memory-bounded blocks, write its rows atomically."""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import PurePosixPath
+
+import fsspec
+import numpy as np
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NONE as NO_CACHE
+from prefect.logging import get_run_logger
+
+from data_contracts import schemas
+from data_contracts.reasons import Reason
+from ser_models.inference import LoadedModel, features_of, load_model
+from tasks.audio import AUDIO_EXTENSIONS, TARGET_SR, AudioDecodeError, iter_blocks
+from tasks.scoring import ChannelScores, segment_rows, summarize
+from tasks.store import Store
+from tasks.vad import WindowConfig, merge_regions, speech_regions, windows
+
+STAGES = ("decode", "vad", "features", "model", "write")
+BLOCK_S = 600.0  # audio held in memory per channel at a time
+SILENCE_PEAK = 1e-4
+UNSUPPORTED = "unsupported_format"
+NO_SPEECH = "no_speech"
+
+
+@dataclass(frozen=True)
+class CallFile:
+    call_id: str
+    path: str
+    size_bytes: int
+    mtime: float
+    previous_files: tuple[str, ...] = ()  # result files of an earlier scoring with this model version
+
+
+@dataclass
+class CallOutcome:
+    segments: list[dict] = field(default_factory=list)
+    summaries: list[dict] = field(default_factory=list)
+    reject: tuple[str, str] | None = None
+    audio_s: float = 0.0
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+
+@dataclass
+class BatchOutcome:
+    scored: int
+    rejected: int
+    segments: int
+    audio_s: float
+    seconds: dict[str, float]
+
+
+def call_key(call_id: str, model: str, version: str) -> str:
+    return hashlib.sha256(f"{call_id}|{model}|{version}".encode()).hexdigest()[:20]
+
+
+def list_inbox(inbox: str) -> list[CallFile]:
+    """Every file under the inbox (local path or fsspec URL); call_id is its path relative to the inbox."""
+    fs, root = fsspec.core.url_to_fs(inbox)
+    if not fs.isdir(root):
+        raise FileNotFoundError(f"inbox {inbox} is not a folder")
+    calls = []
+    for path, info in sorted(fs.find(root, detail=True).items()):
+        rel = PurePosixPath(path).relative_to(PurePosixPath(root)).as_posix()
+        if any(part.startswith(".") for part in PurePosixPath(rel).parts):
+            continue
+        full = path if "://" not in inbox else fs.unstrip_protocol(path)
+        calls.append(CallFile(rel, full, int(info.get("size") or 0), float(info.get("mtime") or info.get("created") or 0)))
+    return calls
+
+
+def read_ledger(store: Store) -> pd.DataFrame:
+    """The latest ledger entry per (call, model, version)."""
+    ledger = store.read(schemas.LEDGER_TABLE)
+    if ledger.empty:
+        return ledger
+    return ledger.sort_values("scored_at").drop_duplicates(["call_id", "model", "model_version"], keep="last")
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with fsspec.open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def pending_calls(calls: list[CallFile], ledger: pd.DataFrame, model: str, version: str) -> list[CallFile]:
+    """New calls, and calls whose size/mtime changed (and whose bytes really differ) since this version scored them."""
+    done = ({} if ledger.empty else
+            {r.call_id: r for r in ledger[(ledger["model"] == model) & (ledger["model_version"] == version)].itertuples()})
+    todo = []
+    for call in calls:
+        prev = done.get(call.call_id)
+        if prev is None:
+            todo.append(call)
+        elif (prev.size_bytes, prev.mtime) != (call.size_bytes, call.mtime) and prev.file_sha256 != file_sha256(call.path):
+            todo.append(CallFile(call.call_id, call.path, call.size_bytes, call.mtime, tuple(prev.result_files)))
+    return todo
+
+
+@task(name="reconcile-results", cache_policy=NO_CACHE)
+def reconcile_results(store_url: str) -> int:
+    """Delete result files no ledger entry points to (left by a run that crashed before its ledger write)."""
+    store = Store(store_url)
+    ledger = read_ledger(store)
+    referenced = {f for files in ledger.get("result_files", []) for f in files}
+    orphans = [p for spec in (schemas.SEGMENTS_TABLE, schemas.CALLS_TABLE, schemas.REJECTS_TABLE)
+               for p in store.list_parquet(spec.path) if p not in referenced]
+    for p in orphans:
+        store.fs.rm(p)
+    if orphans:
+        get_run_logger().warning("removed %d result files of an interrupted run", len(orphans))
+    return len(orphans)
+
+
+@lru_cache(maxsize=4)
+def cached_model(store_url: str, spec: str) -> LoadedModel:
+    """One model load per worker process and version."""
+    return load_model(store_url, spec)
+
+
+def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig) -> CallOutcome:
+    """VAD, windows, features and probabilities per channel, one block of audio at a time."""
+    out = CallOutcome()
+    if PurePosixPath(call.path).suffix.lower() not in AUDIO_EXTENSIONS:
+        out.reject = (UNSUPPORTED, f"extension {PurePosixPath(call.path).suffix or '(none)'} is not audio")
+        return out
+    per_channel: dict[int, ChannelScores] = {}
+    peak, n_channels, duration = 0.0, 0, 0.0
+    tick = time.perf_counter()
+    try:
+        for start_s, block in iter_blocks(call.path, BLOCK_S):
+            out.seconds["decode"] += time.perf_counter() - tick
+            n_channels, duration = block.shape[0], start_s + block.shape[1] / TARGET_SR
+            peak = max(peak, float(np.abs(block).max()) if block.size else 0.0)
+            for ch, y in enumerate(block):
+                scores = per_channel.setdefault(ch, ChannelScores(ch, [], [], np.zeros((0, len(model.classes)))))
+                _score_block(y, start_s, scores, model, cfg, out.seconds)
+            tick = time.perf_counter()
+    except AudioDecodeError as exc:
+        out.reject = (str(Reason.UNDECODABLE), str(exc))
+        return out
+    out.audio_s = duration
+    if duration == 0 or peak <= SILENCE_PEAK:
+        out.reject = (str(Reason.EMPTY_OR_SILENT), f"{duration:.1f} s, peak {peak:.1e}")
+    elif not any(s.windows for s in per_channel.values()):
+        out.reject = (NO_SPEECH, f"voice activity detection found no speech in {duration:.1f} s")
+    else:
+        for scores in per_channel.values():
+            scores.regions = merge_regions(scores.regions, cfg.merge_gap_s)
+            out.segments += segment_rows(call.call_id, scores, model.classes)
+            out.summaries.append(summarize(call.call_id, call.path, duration, n_channels, scores, model.classes))
+    return out
+
+
+def _score_block(y: np.ndarray, offset_s: float, scores: ChannelScores, model: LoadedModel, cfg: WindowConfig,
+                 seconds: dict[str, float]) -> None:
+    tick = time.perf_counter()
+    regions = merge_regions(speech_regions(y, cfg, offset_s), cfg.merge_gap_s)
+    wins = windows(regions, cfg, offset_s + len(y) / TARGET_SR)
+    seconds["vad"] += time.perf_counter() - tick
+    scores.regions += regions
+    if not wins:
+        return
+    tick = time.perf_counter()
+    clips = [y[max(0, int((s - offset_s) * TARGET_SR)): int((e - offset_s) * TARGET_SR)] for s, e in wins]
+    data = features_of(clips, model.estimator.feature_sets)
+    seconds["features"] += time.perf_counter() - tick
+    tick = time.perf_counter()
+    scores.proba = np.vstack([scores.proba, model.estimator.predict_proba(data)])
+    scores.windows += wins
+    seconds["model"] += time.perf_counter() - tick
+
+
+def write_call(store: Store, call: CallFile, outcome: CallOutcome, model: LoadedModel) -> list[str]:
+    """Replace this call's rows for this model version: new files first, each written atomically."""
+    now = pd.Timestamp(datetime.now(timezone.utc))
+    date = now.strftime("%Y-%m-%d")
+    key = call_key(call.call_id, model.ref.name, model.ref.version)
+    stamp = {"model": model.ref.name, "model_version": model.ref.version}
+    files = []
+    if outcome.reject:
+        reason, detail = outcome.reject
+        row = {"call_id": call.call_id, "path": call.path, "reason": reason, "detail": detail, **stamp, "rejected_at": now}
+        files.append(store.write_partition(schemas.REJECTS_TABLE, pd.DataFrame([row]), {"scored_date": date}, f"{key}.parquet"))
+    else:
+        for spec, rows in ((schemas.SEGMENTS_TABLE, outcome.segments), (schemas.CALLS_TABLE, outcome.summaries)):
+            frame = pd.DataFrame(rows).assign(**stamp, scored_at=now)
+            files.append(store.write_partition(spec, frame, {"scored_date": date}, f"{key}.parquet"))
+    return files
+
+
+@task(name="score-call-batch", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def score_batch(store_url: str, calls: list[CallFile], model_spec: str, cfg: WindowConfig) -> BatchOutcome:
+    """Score, write, then commit the batch to the ledger; superseded files go last, so a crash never duplicates."""
+    store = Store(store_url)
+    model = cached_model(store_url, model_spec)
+    seconds: dict[str, float] = defaultdict(float)
+    ledger_rows, scored, rejected, segments, audio_s = [], 0, 0, 0, 0.0
+    for call in calls:
+        outcome = score_call(call, model, cfg)
+        tick = time.perf_counter()
+        files = write_call(store, call, outcome, model)
+        outcome.seconds["write"] += time.perf_counter() - tick
+        for stage, s in outcome.seconds.items():
+            seconds[stage] += s
+        ledger_rows.append({"call_id": call.call_id, "path": call.path, "size_bytes": call.size_bytes,
+                            "mtime": call.mtime, "file_sha256": file_sha256(call.path), "model": model.ref.name,
+                            "model_version": model.ref.version, "status": "rejected" if outcome.reject else "scored",
+                            "result_files": files, "scored_at": pd.Timestamp(datetime.now(timezone.utc))})
+        scored += outcome.reject is None
+        rejected += outcome.reject is not None
+        segments += len(outcome.segments)
+        audio_s += outcome.audio_s
+    batch_key = hashlib.sha256("|".join(c.call_id for c in calls).encode()).hexdigest()[:16]
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    store.write_partition(schemas.LEDGER_TABLE, pd.DataFrame(ledger_rows), {}, f"part-{stamp}-{batch_key}.parquet")
+    for call, row in zip(calls, ledger_rows):
+        for old in set(call.previous_files) - set(row["result_files"]):
+            if store.fs.exists(old):
+                store.fs.rm(old)
+    get_run_logger().info("%d calls: %d scored, %d rejected, %d segments, %.0f s of audio", len(calls), scored,
+                          rejected, segments, audio_s)
+    return BatchOutcome(scored, rejected, segments, audio_s, dict(seconds))

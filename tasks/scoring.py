@@ -1,0 +1,76 @@
+"""Window probabilities -> segment rows -> one summary per call and channel."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from data_contracts.labels import CANONICAL_EMOTIONS, NEGATIVE_EMOTIONS
+
+GRID_S = 0.1  # speech time is attributed to emotions on a 100 ms grid
+
+
+@dataclass
+class ChannelScores:
+    """Everything scored on one channel of one call."""
+
+    channel: int
+    regions: list[tuple[float, float]]
+    windows: list[tuple[float, float]]
+    proba: np.ndarray  # (windows, classes)
+
+    @property
+    def speech_s(self) -> float:
+        return float(sum(e - s for s, e in self.regions))
+
+
+def segment_rows(call_id: str, scores: ChannelScores, classes: list[str]) -> list[dict]:
+    """One row per scored window, with a p_<emotion> column for every canonical emotion."""
+    rows = []
+    for i, ((start, end), p) in enumerate(zip(scores.windows, scores.proba)):
+        best = int(np.argmax(p))
+        probs = {f"p_{e}": (float(p[classes.index(e)]) if e in classes else None) for e in CANONICAL_EMOTIONS}
+        rows.append({"call_id": call_id, "channel": scores.channel, "segment_index": i, "start_s": start,
+                     "end_s": end, "emotion": classes[best], "confidence": float(p[best]), **probs})
+    return rows
+
+
+def speech_grid(scores: ChannelScores, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Grid times inside speech and, per time, the mean probabilities of the windows covering it."""
+    times = np.concatenate([np.arange(s, e, GRID_S) for s, e in scores.regions]) if scores.regions else np.zeros(0)
+    if not len(times) or not len(scores.windows):
+        return np.zeros(0), np.zeros((0, len(classes)))
+    starts = np.array([w[0] for w in scores.windows])
+    ends = np.array([w[1] for w in scores.windows])
+    cover = (times[:, None] >= starts[None, :]) & (times[:, None] < ends[None, :])
+    nearest = np.argmin(np.abs(times[:, None] - (starts + ends)[None, :] / 2), axis=1)
+    cover[np.arange(len(times)), nearest] |= ~cover.any(axis=1)  # speech no window covers: nearest window
+    proba = cover.astype(np.float32) @ scores.proba / cover.sum(axis=1, keepdims=True)
+    return times, proba
+
+
+def negative_share(labels: np.ndarray, negative: np.ndarray) -> float:
+    return float(negative[labels].mean()) if len(labels) else 0.0
+
+
+def summarize(call_id: str, path: str, duration_s: float, channels: int, scores: ChannelScores,
+              classes: list[str]) -> dict:
+    """Shares of speech time per emotion, negative share, escalation, the most negative moment."""
+    times, proba = speech_grid(scores, classes)
+    base = {"call_id": call_id, "path": path, "duration_s": duration_s, "channels": channels,
+            "channel": scores.channel, "speech_s": scores.speech_s, "n_segments": len(scores.windows)}
+    if not len(times):
+        return {**base, "dominant_emotion": None, **{f"share_{e}": None for e in CANONICAL_EMOTIONS},
+                "negative_share": None, "escalation": None, "peak_negative_start_s": None,
+                "mean_confidence": None, "status": "no_speech"}
+    labels = proba.argmax(axis=1)
+    counts = np.bincount(labels, minlength=len(classes)) / len(labels)
+    negative = np.array([c in NEGATIVE_EMOTIONS for c in classes])
+    first, last = times < duration_s / 3, times >= 2 * duration_s / 3
+    window_negative = scores.proba[:, negative].sum(axis=1)
+    return {**base, "dominant_emotion": classes[int(np.argmax(counts))],
+            **{f"share_{e}": (float(counts[classes.index(e)]) if e in classes else None) for e in CANONICAL_EMOTIONS},
+            "negative_share": negative_share(labels, negative),
+            "escalation": negative_share(labels[last], negative) - negative_share(labels[first], negative),
+            "peak_negative_start_s": float(scores.windows[int(np.argmax(window_negative))][0]),
+            "mean_confidence": float(scores.proba.max(axis=1).mean()), "status": "ok"}
