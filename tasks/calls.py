@@ -134,6 +134,9 @@ def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig) -> CallOut
     if PurePosixPath(call.path).suffix.lower() not in AUDIO_EXTENSIONS:
         out.reject = (UNSUPPORTED, f"extension {PurePosixPath(call.path).suffix or '(none)'} is not audio")
         return out
+    if call.size_bytes == 0:
+        out.reject = (str(Reason.EMPTY_OR_SILENT), "zero-byte file")
+        return out
     per_channel: dict[int, ChannelScores] = {}
     peak, n_channels, duration = 0.0, 0, 0.0
     tick = time.perf_counter()

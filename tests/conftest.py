@@ -21,6 +21,17 @@ def prefect_server():
 
 
 @pytest.fixture(scope="session")
+def dask_address(prefect_server) -> str:
+    """One warm 2-worker Dask cluster shared by the flow tests (the --dask-address path)."""
+    from dask.distributed import LocalCluster
+    from prefect.settings import PREFECT_API_URL
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      env={"PREFECT_API_URL": PREFECT_API_URL.value(), "GX_ANALYTICS_ENABLED": "false"}) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory) -> Path:
     """4 synthetic speakers x 8 emotions, one repetition (120 files), shared read-only by tests."""
     from tasks.synth import synth_corpus

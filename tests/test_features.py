@@ -61,7 +61,7 @@ def test_build_is_incremental_and_augments_only_allowed_speakers(store):
 
 def test_augmentation_needs_named_speakers(store):
     with pytest.raises(FeatureError, match="augment-speakers"):
-        build_features(feature_set="mfcc40_mean", augment=["pitch"], store=store, workers=1)
+        build_features(feature_set="mfcc40_mean", augment=["pitch"], store=store)
 
 
 def test_contract_refuses_augmented_rows_of_other_speakers():
@@ -75,7 +75,7 @@ def test_contract_refuses_augmented_rows_of_other_speakers():
     assert "all_finite" in " ".join(validate_feature_part(bad, 2, False, {"s1"}).failures)
 
 
-def test_vanished_file_is_quarantined_not_fatal(small_corpus, tmp_path):
+def test_vanished_file_is_quarantined_not_fatal(small_corpus, tmp_path, dask_address):
     import shutil
     store = str(tmp_path / "store")
     copy = tmp_path / "corpus"
@@ -83,11 +83,11 @@ def test_vanished_file_is_quarantined_not_fatal(small_corpus, tmp_path):
     ingest_corpus(kind="ravdess", path=str(copy), name="vanishing", store=store)
     victim = sorted(copy.rglob("*.wav"))[0]
     victim.write_bytes(b"gone")
-    summary = build_features(feature_set="logmel", corpus=["vanishing"], store=store, workers=1)
+    summary = build_features(feature_set="logmel", corpus=["vanishing"], store=store, dask_address=dask_address)
     assert (summary.computed_rows, summary.failed) == (29, 1)
     failures = Store(store).read(schemas.FEATURE_FAILURES_TABLE)
     assert failures["reason"].tolist() == ["undecodable"] and failures["path"].iloc[0] == str(victim)
-    again = build_features(feature_set="logmel", corpus=["vanishing"], store=store, workers=1)
+    again = build_features(feature_set="logmel", corpus=["vanishing"], store=store, dask_address=dask_address)
     assert again.computed_rows == 0 and len(Store(store).read(schemas.FEATURE_FAILURES_TABLE)) == 1
     frames = read_features(Store(store), "logmel", ["vanishing"])
     row = frames.iloc[0]

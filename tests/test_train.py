@@ -24,8 +24,8 @@ def store(small_corpus, tmp_path_factory) -> str:
     return root
 
 
-def test_flow_cross_validates_and_registers(store):
-    summary = train_model(model="mlp", corpus=["syn"], cv="holdout:syn:04", store=store, max_epochs=12, workers=1)
+def test_flow_cross_validates_and_registers(store, dask_address):
+    summary = train_model(model="mlp", corpus=["syn"], cv="holdout:syn:04", store=store, max_epochs=12, dask_address=dask_address)
     pooled = summary.table.set_index("fold").loc["pooled"]
     assert pooled["n"] == 30 and pooled["ua"] >= 3 * CHANCE, summary.lines()
     card = registry.resolve(store, "mlp").card
@@ -35,16 +35,17 @@ def test_flow_cross_validates_and_registers(store):
     assert card["hyperparameters"]["train"]["max_epochs"] == 12
 
 
-def test_same_command_same_numbers(store):
-    a = train_model(model="mlp", corpus=["syn"], cv="speaker-kfold:2", store=store, name="mlp-repeat", max_epochs=10)
-    b = train_model(model="mlp", corpus=["syn"], cv="speaker-kfold:2", store=store, name="mlp-repeat", max_epochs=10)
+def test_same_command_same_numbers(store, dask_address):
+    run = dict(model="mlp", corpus=["syn"], cv="speaker-kfold:2", store=store, name="mlp-repeat", max_epochs=10,
+               dask_address=dask_address)
+    a, b = train_model(**run), train_model(**run)
     assert a.table[["ua", "wa", "macro_f1"]].equals(b.table[["ua", "wa", "macro_f1"]])
     assert (a.version, b.version) == ("v0001", "v0002")
 
 
-def test_augmented_training_and_label_map(store):
+def test_augmented_training_and_label_map(store, dask_address):
     summary = train_model(model="svm", corpus=["syn"], cv="holdout:syn:01", augment=["noise"],
-                          labels="calm_as_neutral", store=store, name="svm-aug")
+                          labels="calm_as_neutral", store=store, name="svm-aug", dask_address=dask_address)
     card = registry.resolve(store, "svm-aug").card
     assert "calm" not in card["classes"] and card["augment"] == ["noise"]
     assert summary.table.set_index("fold").loc["pooled", "n"] == 30

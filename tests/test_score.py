@@ -1,0 +1,189 @@
+"""score-calls: rejects, channels, telephone formats, idempotent re-scoring and crash recovery."""
+import shutil
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from data_contracts import schemas
+from flows.ingest import ingest_corpus
+from flows.score import score_calls
+from flows.train import train_model
+from tasks import calls as calls_module
+from tasks.store import Store
+from tasks.synth import synth_calls
+from tasks.vad import WindowConfig, merge_regions, windows
+from tests.conftest import tone
+
+
+@pytest.fixture(scope="module")
+def store(small_corpus, tmp_path_factory, dask_address) -> str:
+    root = str(tmp_path_factory.mktemp("score-store"))
+    ingest_corpus(kind="ravdess", path=str(small_corpus), name="syn", store=root)
+    train_model(model="svm", corpus=["syn"], cv="holdout:syn:04", augment=["telephone"], store=root, name="ser",
+                dask_address=dask_address)
+    return root
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    root = tmp_path_factory.mktemp("inbox")
+    labels = pd.DataFrame(synth_calls(root, n_calls=2, turns=4))  # stereo 8 kHz mu-law + mono 16 kHz
+    sf.write(root / "silent.wav", np.zeros(8000 * 5, np.float32), 8000)
+    (root / "empty.wav").write_bytes(b"")
+    (root / "notes.wav").write_text("not a recording")
+    sf.write(root / "cut.wav", tone(3.0, 8000), 8000, subtype="ULAW")
+    data = (root / "cut.wav").read_bytes()
+    (root / "cut.wav").write_bytes(data[: len(data) // 2])
+    return root, labels
+
+
+def results(store: str, table: str) -> pd.DataFrame:
+    return duckdb.sql(f"select * from read_parquet('{store}/results/{table}/**/*.parquet', hive_partitioning=true)").df()
+
+
+def test_windows_cover_regions():
+    cfg = WindowConfig()
+    regions = merge_regions([(1.0, 1.5), (1.6, 2.0), (5.0, 14.0)], cfg.merge_gap_s)
+    assert regions == [(1.0, 2.0), (5.0, 14.0)]
+    wins = windows(regions, cfg, 20.0)
+    assert wins[0] == pytest.approx((0.75, 2.25))  # short region grown to 1.5 s around its centre
+    long = [w for w in wins if w[0] >= 5.0]
+    assert long[0][0] == 5.0 and long[-1][1] == 14.0 and all(e - s == 3.0 for s, e in long)
+
+
+def test_scores_calls_and_rejects_bad_files(store, inbox, dask_address):
+    root, labels = inbox
+    summary = score_calls(inbox=str(root), model="ser", store=store, dask_address=dask_address)
+    assert (summary.scored, summary.rejected) == (2, 4)
+    rejects = results(store, "rejects").set_index("call_id")["reason"].to_dict()
+    assert rejects == {"silent.wav": "empty_or_silent", "empty.wav": "empty_or_silent",
+                       "notes.wav": "undecodable", "cut.wav": "undecodable"}
+    calls = results(store, "calls")
+    stereo = calls[calls.call_id == "call000.wav"].sort_values("channel")
+    assert stereo["channel"].tolist() == [0, 1] and (stereo["channels"] == 2).all()  # mu-law 8 kHz stereo
+    assert calls.loc[calls.call_id == "call001.wav", "channel"].tolist() == [0]
+    segments = results(store, "segments")
+    probs = segments[[c for c in schemas.PROBABILITY_COLUMNS if segments[c].notna().any()]]
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-3)
+    # each channel's segments lie where that party spoke (channel separation)
+    ch0 = segments[(segments.call_id == "call000.wav") & (segments.channel == 0)]
+    truth = labels[(labels.call_id == "call000.wav") & (labels.channel == 0)]
+    inside = [any((s >= t.start_s - 0.8) and (e <= t.end_s + 0.8) for t in truth.itertuples()) for s, e in zip(ch0.start_s, ch0.end_s)]
+    assert len(ch0) and all(inside)
+
+
+def test_rerun_scores_nothing_and_changed_call_replaces_rows(store, inbox, dask_address):
+    root, _ = inbox
+    before = results(store, "segments")
+    again = score_calls(inbox=str(root), model="ser", store=store, dask_address=dask_address)
+    assert (again.scored, again.rejected, again.unchanged) == (0, 0, 6)
+    assert len(results(store, "segments")) == len(before)
+    shutil.copy(root / "call001.wav", root / "call001.tmp")
+    sf.write(root / "call001.wav", np.concatenate([sf.read(root / "call001.tmp")[0], np.zeros(8000)]), 16000)
+    (root / "call001.tmp").unlink()
+    changed = score_calls(inbox=str(root), model="ser", store=store, dask_address=dask_address)
+    assert changed.scored == 1
+    calls = results(store, "calls")
+    assert (calls.call_id == "call001.wav").sum() == 1 and len(calls) == 3
+
+
+def test_crash_mid_run_then_rerun_leaves_one_row_set(store, inbox, tmp_path, monkeypatch, dask_address):
+    root, _ = inbox
+    crash_store = tmp_path / "store"
+    shutil.copytree(Path(store) / "models", crash_store / "models")
+    original = calls_module.Store.write_partition
+
+    def crash_on_ledger(self, spec, *args, **kwargs):
+        if spec.path == schemas.LEDGER_TABLE.path:
+            raise RuntimeError("worker killed before the ledger write")
+        return original(self, spec, *args, **kwargs)
+
+    monkeypatch.setattr(calls_module.Store, "write_partition", crash_on_ledger)
+    with pytest.raises(RuntimeError, match="killed"):
+        calls_module.score_batch.fn(str(crash_store), calls_module.list_inbox(str(root)), "ser:v0001", WindowConfig())
+    monkeypatch.undo()
+    orphans = list((crash_store / "results").rglob("*.parquet"))
+    assert orphans  # result files were written, the ledger was not
+    for f in orphans:  # as if the crashed run had been on an earlier day
+        moved = Path(str(f).replace("scored_date=", "scored_date=1999-"))
+        moved.parent.mkdir(parents=True, exist_ok=True)
+        f.rename(moved)
+    summary = score_calls(inbox=str(root), model="ser", store=str(crash_store), dask_address=dask_address)
+    assert summary.scored == 2 and summary.rejected == 4
+    calls = results(str(crash_store), "calls")
+    assert not calls.duplicated(["call_id", "channel"]).any() and len(calls) == 3
+    assert not results(str(crash_store), "rejects").duplicated(["call_id"]).any()
+    assert not list((crash_store / "results").rglob("scored_date=1999-*/*.parquet"))
+    ledger = Store(str(crash_store)).read(schemas.LEDGER_TABLE)
+    assert set(ledger["call_id"]) == {p.name for p in root.iterdir()}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout_s: float, what: str) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(1)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def test_served_deployment_end_to_end(store, inbox, tmp_path):
+    """A real Prefect server on loopback, deployments served, `prefect deployment run` from the CLI."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    root, _ = inbox
+    e2e_store = tmp_path / "store"
+    shutil.copytree(Path(store) / "models", e2e_store / "models")
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_UI_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false"}
+    prefect = [sys.executable, "-m", "prefect"]
+    logs = open(tmp_path / "server.log", "w")
+    server = subprocess.Popen([*prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                              env=env, stdout=logs, stderr=subprocess.STDOUT)
+    served = None
+    try:
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, 120, "the Prefect server")
+        served = subprocess.Popen([sys.executable, "deployments/serve.py", "--inbox", str(root), "--store", str(e2e_store),
+                                   "--model", "ser", "--cron", ""], env=env, stdout=logs, stderr=subprocess.STDOUT,
+                                  cwd=Path(__file__).resolve().parents[1])
+        wait_until(lambda: "score-calls/score-calls" in subprocess.run([*prefect, "deployment", "ls"], env=env,
+                                                                       capture_output=True, text=True).stdout,
+                   120, "the served deployments")
+        run = subprocess.run([*prefect, "deployment", "run", "score-calls/score-calls", "--param", "workers=1",
+                              "--watch", "--watch-timeout", "300"], env=env, capture_output=True, text=True, timeout=360)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        assert "Completed" in run.stdout
+    finally:
+        for proc in (served, server):
+            if proc:
+                proc.terminate()
+                proc.wait(timeout=30)
+        logs.close()
+    calls = results(str(e2e_store), "calls")
+    assert sorted(calls["call_id"].unique()) == ["call000.wav", "call001.wav"] and not calls.duplicated(["call_id", "channel"]).any()
+    assert len(results(str(e2e_store), "rejects")) == 4
