@@ -129,11 +129,19 @@ def cmd_synth_calls(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from flows.demo import demo, manifest_query
+    from flows.demo import demo, report
 
     print(prefect_api_description(), file=sys.stderr)
-    store = demo(data_dir=args.data, store=args.store)
-    print(manifest_query(store))
+    print(report(demo(data_dir=args.data, store=args.store)))
+
+
+MODEL_HELP = "NAME[:VERSION] (default version: the champion, else the newest)"
+
+
+def add_dask_args(p: argparse.ArgumentParser) -> None:
+    """Where batches run: a LocalCluster of N workers, or an existing scheduler."""
+    p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: CPU count)")
+    p.add_argument("--dask-address", help="an existing dask.distributed scheduler, e.g. tcp://host:8786")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,8 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--augment-speakers", help="comma list of speaker_ids that may be augmented, or 'all'")
     p.add_argument("--corpus", help="comma list of corpora (default: all ingested)")
     p.add_argument("--store", default=default_store())
-    p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: CPU count)")
-    p.add_argument("--dask-address", help="use an existing dask.distributed scheduler, e.g. tcp://host:8786")
+    add_dask_args(p)
     p.add_argument("--batch-size", type=int, default=64, help="files per Prefect task")
     p.set_defaults(func=cmd_features)
 
@@ -187,8 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-epochs", type=int, help="cap on torch training epochs (quick runs)")
     p.add_argument("--store", default=default_store())
-    p.add_argument("--workers", type=int)
-    p.add_argument("--dask-address")
+    add_dask_args(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("models", help="list registered models, or promote a version to champion")
@@ -200,17 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="emotion probabilities for audio files")
     p.add_argument("files", nargs="+")
-    p.add_argument("--model", default="mlp", help="NAME[:VERSION] (default version: the champion, else the newest)")
+    p.add_argument("--model", default="mlp", help=MODEL_HELP)
     p.add_argument("--json", action="store_true")
     p.add_argument("--store", default=default_store())
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("score-calls", help="score new or changed call recordings in an inbox")
     p.add_argument("inbox", help="folder or fsspec URL of call recordings")
-    p.add_argument("--model", default="mlp", help="NAME[:VERSION] (default version: the champion, else the newest)")
+    p.add_argument("--model", default="mlp", help=MODEL_HELP)
     p.add_argument("--store", default=default_store())
-    p.add_argument("--workers", type=int)
-    p.add_argument("--dask-address")
+    add_dask_args(p)
     p.add_argument("--batch-size", type=int, default=4, help="calls per Prefect task")
     p.set_defaults(func=cmd_score_calls)
 

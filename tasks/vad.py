@@ -21,6 +21,7 @@ class WindowConfig:
     merge_gap_s: float = 0.3
     min_speech_s: float = 0.25
     vad_threshold: float = 0.5
+    vad_stream_s: float = 30.0  # long audio runs as parallel streams this long; 0 = one stream (silero's exact output)
 
     def __post_init__(self) -> None:
         if not 0 < self.min_window_s <= self.window_s <= self.max_window_s:
@@ -38,17 +39,58 @@ def vad_model():
     return load_silero_vad(onnx=True)
 
 
-def speech_regions(y: np.ndarray, cfg: WindowConfig, offset_s: float = 0.0) -> list[tuple[float, float]]:
-    """(start_s, end_s) of speech in a 16 kHz mono block, shifted by the block's offset."""
-    from silero_vad import get_speech_timestamps
+FRAME = 512  # silero's step at 16 kHz (32 ms)
+WARMUP_FRAMES = 128  # ~4 s of the previous stream re-read so each stream's recurrent state has settled
 
-    if len(y) < TARGET_SR * cfg.min_speech_s:
-        return []
+
+def speech_probabilities(y: np.ndarray, stream_s: float = 30.0) -> np.ndarray:
+    """Speech probability per 32 ms frame; a long block runs as parallel streams in one ONNX batch
+    (3x faster here; the recurrent state makes results depend slightly on where a stream starts)."""
+    n_frames = -(-len(y) // FRAME)
+    stream_frames = int(stream_s * TARGET_SR / FRAME) if stream_s > 0 else n_frames
+    frames = np.pad(y, (0, n_frames * FRAME - len(y))).reshape(n_frames, FRAME)
+    n_streams = -(-n_frames // stream_frames)
+    span = stream_frames + (WARMUP_FRAMES if n_streams > 1 else 0)
+    streams = np.zeros((n_streams, span, FRAME), np.float32)
+    for k in range(n_streams):
+        lo = max(0, k * stream_frames - WARMUP_FRAMES)
+        chunk = frames[lo:(k + 1) * stream_frames]
+        streams[k, :len(chunk)] = chunk
     model = vad_model()
     model.reset_states()
-    stamps = get_speech_timestamps(torch.from_numpy(np.ascontiguousarray(y)), model, threshold=cfg.vad_threshold,
-                                   sampling_rate=TARGET_SR, min_speech_duration_ms=int(cfg.min_speech_s * 1000))
-    return [(offset_s + s["start"] / TARGET_SR, offset_s + s["end"] / TARGET_SR) for s in stamps]
+    probs = model.audio_forward(torch.from_numpy(streams.reshape(n_streams, -1)), TARGET_SR).numpy()
+    kept = [probs[0, :stream_frames]] + [probs[k, WARMUP_FRAMES:] for k in range(1, n_streams)]
+    return np.concatenate(kept)[:n_frames]
+
+
+def regions_from_probabilities(probs: np.ndarray, cfg: WindowConfig, offset_s: float = 0.0) -> list[tuple[float, float]]:
+    """silero's rules: speech starts at p >= threshold and ends after min_silence below threshold - 0.15;
+    regions shorter than min_speech are dropped, the rest padded by 30 ms."""
+    frame_s, pad_s, min_silence_s = FRAME / TARGET_SR, 0.03, 0.1
+    off = cfg.vad_threshold - 0.15
+    regions, start, silence_from = [], None, None
+    for i, p in enumerate(probs):
+        if p >= cfg.vad_threshold:
+            silence_from = None
+            if start is None:
+                start = i
+        elif start is not None and p < off:
+            silence_from = i if silence_from is None else silence_from
+            if (i - silence_from) * frame_s >= min_silence_s:
+                regions.append((start, silence_from))
+                start, silence_from = None, None
+    if start is not None:
+        regions.append((start, len(probs)))
+    end_s = len(probs) * frame_s
+    return [(offset_s + max(0.0, a * frame_s - pad_s), offset_s + min(end_s, b * frame_s + pad_s))
+            for a, b in regions if (b - a) * frame_s >= cfg.min_speech_s]
+
+
+def speech_regions(y: np.ndarray, cfg: WindowConfig, offset_s: float = 0.0) -> list[tuple[float, float]]:
+    """(start_s, end_s) of speech in a 16 kHz mono block, shifted by the block's offset."""
+    if len(y) < TARGET_SR * cfg.min_speech_s:
+        return []
+    return regions_from_probabilities(speech_probabilities(y, cfg.vad_stream_s), cfg, offset_s)
 
 
 def merge_regions(regions: list[tuple[float, float]], gap_s: float) -> list[tuple[float, float]]:

@@ -55,6 +55,31 @@ def test_windows_cover_regions():
     assert long[0][0] == 5.0 and long[-1][1] == 14.0 and all(e - s == 3.0 for s, e in long)
 
 
+def test_vad_rules_match_silero_and_streams_agree(inbox):
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    from tasks.audio import load
+    from tasks.vad import speech_regions, vad_model
+
+    y = load(str(inbox[0] / "call001.wav"))
+    model = vad_model()
+    model.reset_states()
+    ref = [(s["start"] / 16000, s["end"] / 16000) for s in
+           get_speech_timestamps(torch.from_numpy(y), model, sampling_rate=16000, min_speech_duration_ms=250)]
+    exact = speech_regions(y, WindowConfig(vad_stream_s=0))
+    assert len(exact) == len(ref) and np.allclose(exact, ref, atol=0.04)
+
+    def mask(regions):
+        grid = np.zeros(int(len(y) / 160) + 1, bool)
+        for a, b in regions:
+            grid[int(a * 100):int(b * 100)] = True
+        return grid
+
+    streamed = speech_regions(y, WindowConfig(vad_stream_s=5.0))  # many parallel streams on a short call
+    assert np.mean(mask(streamed) == mask(ref)) > 0.9
+
+
 def test_scores_calls_and_rejects_bad_files(store, inbox, dask_address):
     root, labels = inbox
     summary = score_calls(inbox=str(root), model="ser", store=store, dask_address=dask_address)

@@ -1,0 +1,71 @@
+"""End-to-end call scoring speed: minutes of calls scored, x realtime overall and per stage, on this machine.
+
+Builds its own small model (synthetic corpus, SVM on functionals with telephone augmentation), writes
+long synthetic calls (stereo 8 kHz mu-law, mono 16 kHz, stereo FLAC, mono 8 kHz A-law), then runs the
+score-calls flow on 2 Dask workers. Stage times are summed over workers (CPU-seconds per stage).
+
+Usage: .venv/bin/python bench/score.py [--calls 8] [--turns 40]   ->  bench/results/score.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+RESULTS = Path(__file__).resolve().parent / "results" / "score.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=8)
+    parser.add_argument("--turns", type=int, default=40, help="utterance turns per call (~5 s each)")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    import pandas as pd
+
+    from flows.ingest import ingest_corpus
+    from flows.score import score_calls
+    from flows.train import train_model
+    from ser_models import registry
+    from ser_models.evaluation import segment_level_metrics
+    from tasks.synth import synth_calls, synth_corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = f"{tmp}/store"
+        synth_corpus(Path(tmp, "corpus"), n_speakers=6, repetitions=1)
+        ingest_corpus(kind="ravdess", path=f"{tmp}/corpus", name="syn", store=store)
+        train_model(model="svm", corpus=["syn"], cv="speaker-kfold:3", augment=["telephone", "noise"], store=store,
+                    name="bench")
+        labels = pd.DataFrame(synth_calls(Path(tmp, "inbox"), n_calls=args.calls, turns=args.turns))
+        start = time.perf_counter()
+        summary = score_calls(inbox=f"{tmp}/inbox", model="bench", store=store, workers=args.workers)
+        wall = time.perf_counter() - start
+        import duckdb
+
+        segments = duckdb.sql(f"select * from read_parquet('{store}/results/segments/**/*.parquet', "
+                              f"hive_partitioning=true)").df()
+        card = registry.resolve(store, "bench").card
+        seg = segment_level_metrics(segments, labels, card["classes"])
+    stage_total = sum(summary.stage_seconds.values())
+    result = {
+        "calls": args.calls, "audio_minutes": round(summary.audio_s / 60, 1), "workers": args.workers,
+        "cpu_count": os.cpu_count(), "wall_seconds": round(wall, 1),
+        "x_realtime_end_to_end": round(summary.audio_s / wall, 1),
+        "stages_cpu_seconds": {k: round(v, 2) for k, v in summary.stage_seconds.items()},
+        "stages_x_realtime_per_core": {k: round(summary.audio_s / v, 1) for k, v in summary.stage_seconds.items() if v},
+        "stage_share": {k: round(v / stage_total, 3) for k, v in summary.stage_seconds.items()},
+        "segments": summary.segments,
+        "segment_level_ua": round(seg["ua"], 3), "utterance_level_ua_cv": round(card["metrics"]["pooled"]["ua"], 3),
+        "command": f"python bench/score.py --calls {args.calls} --turns {args.turns} --workers {args.workers}",
+    }
+    print(json.dumps(result, indent=2))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
