@@ -35,9 +35,6 @@ class Store:
     def path(self, *parts: str) -> str:
         return str(PurePosixPath(self.root, *parts))
 
-    def exists(self, *parts: str) -> bool:
-        return self.fs.exists(self.path(*parts))
-
     def _write_bytes_atomic(self, data: bytes, relpath: str) -> str:
         """Write to a hidden temporary name beside the target, then rename over it."""
         target = self.path(relpath)
@@ -61,10 +58,6 @@ class Store:
 
     def write_json(self, obj: Any, relpath: str) -> str:
         return self._write_bytes_atomic(json.dumps(obj, indent=2, default=str).encode(), relpath)
-
-    def read_json(self, relpath: str) -> Any:
-        with self.fs.open(self.path(relpath), "rb") as fh:
-            return json.load(fh)
 
     def list_parquet(self, relpath: str) -> list[str]:
         """Finished Parquet files under a table folder (temporary files are hidden)."""
@@ -99,9 +92,3 @@ class Store:
                              partitioning=ds.partitioning(spec.partition_schema, flavor="hive"),
                              partition_base_dir=self.path(spec.path))
         return dataset.to_table(filter=filter, columns=columns).to_pandas()
-
-    def remove_except(self, relpath: str, keep: set[str]) -> None:
-        """Delete finished Parquet files of a partition that a replacement superseded."""
-        for p in self.list_parquet(relpath):
-            if p not in keep:
-                self.fs.rm(p)

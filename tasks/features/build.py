@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 from prefect import task
@@ -203,8 +202,3 @@ def read_features(store: Store, feature_set: str, corpora: list[str] | None = No
     if corpora:
         where = where & ds.field("corpus").isin(corpora)
     return store.read(schemas.feature_table(feature_set), filter=where)
-
-
-def feature_matrix(frame: pd.DataFrame) -> np.ndarray:
-    """(rows, bins) for vector sets; frame-level sets are reshaped per row by the caller."""
-    return np.stack([np.asarray(v, dtype=np.float32) for v in frame["features"]]) if len(frame) else np.zeros((0, 0))
