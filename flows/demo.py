@@ -51,11 +51,13 @@ def report(result: DemoResult) -> str:
     from ser_models.evaluation import segment_level_metrics
 
     results = f"{result.store}/results"
+    card = registry.resolve(result.store, DEMO_MODEL).card
     calls = duckdb.sql(
         f"select call_id, channel, round(speech_s, 1) as speech_s, dominant_emotion, "
-        f"round(negative_share, 2) as negative_share, round(escalation, 2) as escalation, peak_negative_start_s "
-        f"from read_parquet('{results}/calls/**/*.parquet', hive_partitioning=true) order by call_id, channel")
-    card = registry.resolve(result.store, DEMO_MODEL).card
+        f"round(negative_share, 2) as negative_share, round(escalation, 2) as escalation, "
+        f"round(peak_negative_start_s, 1) as peak_negative_start_s "
+        f"from read_parquet('{results}/calls/**/*.parquet', hive_partitioning=true) "
+        f"where model = '{DEMO_MODEL}' and model_version = '{card['version']}' order by call_id, channel")
     segments = duckdb.sql(f"select * from read_parquet('{results}/segments/**/*.parquet', hive_partitioning=true) "
                           f"where model = '{DEMO_MODEL}' and model_version = '{card['version']}'").df()
     seg = segment_level_metrics(segments, pd.read_csv(result.labels_csv), card["classes"])

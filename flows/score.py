@@ -1,6 +1,7 @@
 """Flow score-calls: inbox -> ledger diff -> (decode -> VAD -> windows -> features -> model) over Dask -> result tables."""
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -36,14 +37,16 @@ class ScoreSummary:
 
 
 @task(name="plan-calls", cache_policy=NO_CACHE)
-def plan_calls(inbox: str, store_url: str, model: str, batch_size: int) -> tuple[str, list[list[CallFile]], int, int]:
-    """Resolve the model version, then only new or changed calls become batches."""
+def plan_calls(inbox: str, store_url: str, model: str, batch_size: int,
+               workers: int) -> tuple[str, list[list[CallFile]], int, int]:
+    """Resolve the model version, then only new or changed calls become batches (at least one per worker)."""
     loaded = load_model(store_url, model)
     spec = f"{loaded.ref.name}:{loaded.ref.version}"
     calls = list_inbox(inbox)
     todo = pending_calls(calls, read_ledger(Store(store_url)), loaded.ref.name, loaded.ref.version)
     todo.sort(key=lambda c: -c.size_bytes)  # long calls first keeps workers busy to the end
-    batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
+    size = max(1, min(batch_size, -(-len(todo) // max(1, workers))))
+    batches = [todo[i:i + size] for i in range(0, len(todo), size)]
     get_run_logger().info("%s: %d files in %s, %d new or changed", spec, len(calls), inbox, len(todo))
     return spec, batches, len(calls), len(calls) - len(todo)
 
@@ -67,7 +70,7 @@ def score_calls(inbox: str, model: str = "mlp", store: str | None = None, worker
     cfg = WindowConfig(min_window_s=min_window_s, max_window_s=max_window_s, window_s=window_s, hop_s=hop_s)
     start = time.perf_counter()
     reconcile_results(store_url)
-    spec, batches, n_files, unchanged = plan_calls(inbox, store_url, model, batch_size)
+    spec, batches, n_files, unchanged = plan_calls(inbox, store_url, model, batch_size, workers or os.cpu_count() or 1)
     outcomes = []
     if batches:
         outcomes = score_batches.with_options(task_runner=dask_task_runner(workers, dask_address))(
