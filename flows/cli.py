@@ -116,16 +116,10 @@ def cmd_score_calls(args: argparse.Namespace) -> None:
 
 
 def cmd_synth_calls(args: argparse.Namespace) -> None:
-    import csv
+    from tasks.synth import call_labels_path, synth_calls
 
-    from tasks.synth import synth_calls
-
-    labels = synth_calls(Path(args.out), n_calls=args.calls, seed=args.seed)
-    with open(Path(args.out).parent / f"{Path(args.out).name}-labels.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(labels[0]))
-        writer.writeheader()
-        writer.writerows(labels)
-    print(f"wrote {args.calls} calls under {args.out} and their utterance labels beside it")
+    synth_calls(Path(args.out), n_calls=args.calls, seed=args.seed)
+    print(f"wrote {args.calls} calls under {args.out} and their utterance labels to {call_labels_path(Path(args.out))}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

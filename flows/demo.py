@@ -1,7 +1,6 @@
 """Flow demo: the whole chain on built-in synthetic data — corpus, ingest, features, train, calls, scores."""
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from prefect import flow
 from flows.ingest import ingest_corpus
 from flows.score import ScoreSummary, score_calls
 from flows.train import TrainSummary, train_model
-from tasks.synth import synth_calls_task, synth_corpus_task
+from tasks.synth import call_labels_path, synth_calls_task, synth_corpus_task
 
 DEMO_SPEAKERS = 8
 DEMO_MODEL = "demo"
@@ -32,14 +31,9 @@ def demo(data_dir: str = "demo-data", store: str = "serflow-store", n_calls: int
     ingest_corpus(kind="ravdess", path=str(corpus_dir), name="synthetic", store=store)
     trained = train_model(model="svm", corpus=["synthetic"], cv="speaker-kfold:4", augment=["telephone", "noise"],
                           store=store, name=DEMO_MODEL)
-    labels = synth_calls_task(calls_dir, n_calls=n_calls)
-    labels_csv = Path(data_dir) / "calls-labels.csv"
-    with labels_csv.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(labels[0]))
-        writer.writeheader()
-        writer.writerows(labels)
+    synth_calls_task(calls_dir, n_calls=n_calls)
     scored = score_calls(inbox=str(calls_dir), model=DEMO_MODEL, store=store)
-    return DemoResult(store, trained, scored, str(labels_csv))
+    return DemoResult(store, trained, scored, str(call_labels_path(calls_dir)))
 
 
 def report(result: DemoResult) -> str:

@@ -38,6 +38,7 @@ class CallFile:
     size_bytes: int
     mtime: float
     previous_files: tuple[str, ...] = ()  # result files of an earlier scoring with this model version
+    file_sha256: str | None = None  # set when the plan already hashed the bytes
 
 
 @dataclass
@@ -102,8 +103,10 @@ def pending_calls(calls: list[CallFile], ledger: pd.DataFrame, model: str, versi
         prev = done.get(call.call_id)
         if prev is None:
             todo.append(call)
-        elif (prev.size_bytes, prev.mtime) != (call.size_bytes, call.mtime) and prev.file_sha256 != file_sha256(call.path):
-            todo.append(CallFile(call.call_id, call.path, call.size_bytes, call.mtime, tuple(prev.result_files)))
+        elif (prev.size_bytes, prev.mtime) != (call.size_bytes, call.mtime):
+            digest = file_sha256(call.path)
+            if digest != prev.file_sha256:
+                todo.append(CallFile(call.call_id, call.path, call.size_bytes, call.mtime, tuple(prev.result_files), digest))
     return todo
 
 
@@ -217,7 +220,7 @@ def score_batch(store_url: str, calls: list[CallFile], model_spec: str, cfg: Win
         for stage, s in outcome.seconds.items():
             seconds[stage] += s
         ledger_rows.append({"call_id": call.call_id, "path": call.path, "size_bytes": call.size_bytes,
-                            "mtime": call.mtime, "file_sha256": file_sha256(call.path), "model": model.ref.name,
+                            "mtime": call.mtime, "file_sha256": call.file_sha256 or file_sha256(call.path), "model": model.ref.name,
                             "model_version": model.ref.version, "status": "rejected" if outcome.reject else "scored",
                             "result_files": files, "scored_at": pd.Timestamp(datetime.now(timezone.utc))})
         scored += outcome.reject is None

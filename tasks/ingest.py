@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,7 +50,6 @@ class IngestSummary:
     speakers: int
     validation_report: str
     contract_passed: bool
-    files: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"corpus {self.corpus}: {self.accepted} accepted, {sum(self.quarantined.values())} quarantined, "
@@ -200,10 +199,10 @@ def publish_manifest(store_url: str, corpus: str, utterances: pd.DataFrame, quar
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     report = store.write_json(result.report, f"validation/ingest/corpus={corpus}/{stamp}.json")
     result.raise_on_failure()
-    files = [store.write_partition(schemas.UTTERANCES_TABLE, table, {"corpus": corpus}),
-             store.write_partition(schemas.QUARANTINE_TABLE, quarantine, {"corpus": corpus})]
+    store.write_partition(schemas.UTTERANCES_TABLE, table, {"corpus": corpus})
+    store.write_partition(schemas.QUARANTINE_TABLE, quarantine, {"corpus": corpus})
     return IngestSummary(
         corpus=corpus, accepted=len(utterances), quarantined=dict(Counter(quarantine["reason"])),
         emotions=dict(Counter(utterances["emotion"])), speakers=utterances["speaker_id"].nunique(),
-        validation_report=report, contract_passed=result.success, files=files,
+        validation_report=report, contract_passed=result.success,
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import soundfile as sf
 from scipy.signal import lfilter
 
@@ -164,9 +165,14 @@ def telephone_line(x: np.ndarray, rate: int) -> np.ndarray:
     return resample(sosfilt(sos, x).astype(np.float32), SR, rate)
 
 
+def call_labels_path(out: Path) -> Path:
+    """Where synth_calls writes the ground truth: beside the inbox, so the inbox holds calls only."""
+    return out.parent / f"{out.name}-labels.csv"
+
+
 def synth_calls(out: Path, n_calls: int = 4, turns: int = 8, seed: int = 0) -> list[dict]:
-    """Write calls (stereo/mono, 8 kHz mu/A-law and 16 kHz) with silences and line noise; returns the
-    ground-truth utterance labels (call_id, channel, start_s, end_s, emotion)."""
+    """Write calls (stereo/mono, 8 kHz mu/A-law and 16 kHz) with silences and line noise, and their
+    ground-truth utterance labels (call_id, channel, start_s, end_s, emotion) to call_labels_path(out)."""
     out.mkdir(parents=True, exist_ok=True)
     voices = make_speakers(2 * n_calls + 20, seed + 101)[20:]  # voices unlike the corpus's actors
     labels = []
@@ -174,7 +180,7 @@ def synth_calls(out: Path, n_calls: int = 4, turns: int = 8, seed: int = 0) -> l
         rng = np.random.default_rng([seed, 31, call])
         channels, rate, subtype, ext = CALL_FORMATS[call % len(CALL_FORMATS)]
         call_id = f"call{call:03d}.{ext}"
-        tracks: list[list[np.ndarray]] = [[], []]
+        placed: list[tuple[int, int, np.ndarray]] = []  # (speaker, start sample, clip)
         t = float(rng.uniform(0.5, 1.5))
         for turn in range(turns):
             speaker = turn % 2  # agent, customer, agent, ...
@@ -183,22 +189,19 @@ def synth_calls(out: Path, n_calls: int = 4, turns: int = 8, seed: int = 0) -> l
             prosody = EMOTIONS[emotion].stronger(1.5) if speaker == 1 and phase == 2 else EMOTIONS[emotion]
             clip = np.concatenate([synth_speech(voices[2 * call + speaker], prosody, STATEMENTS[1 + turn % 2], rng)
                                    for _ in range(2)])  # two sentences per turn
-            start = int(t * SR)
-            for track in (0, 1):
-                tracks[track].append((start, clip if track == speaker else None))
+            placed.append((speaker, int(t * SR), clip))
             labels.append({"call_id": call_id, "channel": speaker if channels == 2 else 0, "start_s": t,
                            "end_s": t + len(clip) / SR, "emotion": emotion})
             t += len(clip) / SR + float(rng.uniform(0.4, 2.0))
         n = int((t + 1.0) * SR)
         mix = np.zeros((2, n), np.float32)
-        for track in (0, 1):
-            for start, clip in tracks[track]:
-                if clip is not None:
-                    mix[track, start:start + len(clip)] += clip
+        for speaker, start, clip in placed:
+            mix[speaker, start:start + len(clip)] += clip
         mix += rng.normal(0, 10 ** (-45 / 20), mix.shape).astype(np.float32)  # line noise
         audio = mix if channels == 2 else mix.sum(axis=0, keepdims=True)
         wire = np.stack([telephone_line(ch, rate) for ch in audio]) if rate != SR else audio
         sf.write(out / call_id, np.clip(wire, -1, 1).T, rate, subtype=subtype)
+    pd.DataFrame(labels).to_csv(call_labels_path(out), index=False)
     return labels
 
 
