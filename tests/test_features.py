@@ -29,6 +29,35 @@ def test_shapes_and_finite_on_silence_and_clipping(name, frame_level, bins):
         assert len(fs.names()) == bins and fs.names()[0] == "mfcc00__mean"
 
 
+def test_fast_descriptors_match_librosa():
+    """The one-pass spectral shape, cumulative-count ZCR, torch STFT and sorted percentiles replace
+    librosa/numpy calls for speed only: same numbers."""
+    import librosa
+
+    from tasks.features.functionals import spectral_shape, statistics, zero_crossing_rate
+    from tasks.features.spectra import FrameConfig, power_spectrogram
+
+    rng = np.random.default_rng(3)
+    y = (tone(1.3, freq=210) + rng.normal(0, 0.02, 20_800)).astype(np.float32)
+    y[5_000:7_000] = 0.0  # digital silence: no crossings, zero-energy frames
+    fc = FrameConfig()
+    power = power_spectrogram(y, fc)
+    reference = np.abs(librosa.stft(y, n_fft=fc.n_fft, hop_length=fc.hop_length, win_length=fc.win_length)) ** 2
+    np.testing.assert_allclose(power, reference, rtol=1e-3, atol=1e-6 * reference.max())
+    mag, freqs = np.sqrt(reference), librosa.fft_frequencies(sr=fc.sample_rate, n_fft=fc.n_fft)
+    ours = spectral_shape(mag, reference, freqs, 0.85)
+    kw = {"S": mag, "sr": fc.sample_rate, "n_fft": fc.n_fft}
+    theirs = [librosa.feature.spectral_centroid(**kw), librosa.feature.spectral_bandwidth(**kw),
+              librosa.feature.spectral_rolloff(**kw), librosa.feature.spectral_flatness(S=mag)]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b[0], rtol=1e-3, atol=1e-3)
+    zcr = librosa.feature.zero_crossing_rate(y, frame_length=fc.win_length, hop_length=fc.hop_length)[0]
+    np.testing.assert_array_equal(zero_crossing_rate(y, fc.win_length, len(zcr), fc.hop_length), zcr)
+    lld = rng.normal(size=(5, 37))
+    stats = statistics(lld, 0.01).reshape(5, 8)
+    np.testing.assert_allclose(stats[:, 4:7], np.percentile(lld, [10, 50, 90], axis=1).T)
+
+
 def test_config_hash_versions_the_config():
     from dataclasses import replace
     fs = FEATURE_SETS["mfcc_seq"]

@@ -9,17 +9,21 @@ import numpy as np
 from tasks.features.spectra import FrameConfig, compute_spectra
 
 STATISTICS = ("mean", "std", "min", "max", "p10", "p50", "p90", "slope")
+PERCENTILES = (0.10, 0.50, 0.90)
 
 
 @dataclass(frozen=True)
 class FunctionalsConfig:
     frames: FrameConfig = field(default_factory=FrameConfig)
     n_mfcc: int = 40
+    delta_width: int = 9
     n_contrast_bands: int = 6
+    rolloff_fraction: float = 0.85
     f0_min_hz: float = 65.0
     f0_max_hz: float = 500.0
-    yin_frame_length: int = 512  # 32 ms: two periods of the lowest F0
-    yin_hop_length: int = 320    # pitch every 20 ms, repeated onto the 10 ms grid
+    pitch_sample_rate: int = 8_000  # F0 <= 500 Hz needs no more, and YIN costs 2.6x less than at 16 kHz
+    yin_frame_length: int = 256     # 32 ms: two periods of the lowest F0
+    yin_hop_length: int = 160       # pitch every 20 ms, repeated onto the 10 ms grid
 
 
 def descriptor_names(cfg: FunctionalsConfig) -> list[str]:
@@ -33,48 +37,84 @@ def feature_names(cfg: FunctionalsConfig) -> list[str]:
     return [f"{d}__{s}" for d in descriptor_names(cfg) for s in STATISTICS]
 
 
+def spectral_shape(mag: np.ndarray, power: np.ndarray, freqs: np.ndarray, rolloff_fraction: float) -> np.ndarray:
+    """(4, frames): centroid, bandwidth, roll-off, flatness with librosa's formulas in one pass;
+    librosa's four calls take ~6 ms per 3 s file here, mostly in bandwidth's per-bin powers."""
+    total = mag.sum(axis=0)
+    safe = np.where(total > 0, total, 1.0)
+    centroid = freqs @ mag / safe
+    bandwidth = np.sqrt(np.maximum((freqs ** 2) @ mag / safe - centroid ** 2, 0.0))
+    cumulative = np.cumsum(mag, axis=0)
+    below = (cumulative < rolloff_fraction * cumulative[-1]).sum(axis=0)
+    rolloff = freqs[np.minimum(below, len(freqs) - 1)]
+    floored = np.maximum(power, 1e-10)
+    flatness = np.exp(np.log(floored).mean(axis=0)) / floored.mean(axis=0)
+    return np.vstack([centroid, bandwidth, rolloff, flatness])
+
+
+def zero_crossing_rate(y: np.ndarray, frame_length: int, n_frames: int, hop_length: int) -> np.ndarray:
+    """librosa's centred, edge-padded ZCR (|y| <= 1e-10 counts as zero) from one cumulative count."""
+    negative = np.pad(y, frame_length // 2, mode="edge") < -1e-10
+    crossings = np.concatenate([[0], np.cumsum(negative[1:] != negative[:-1])])
+    starts = np.minimum(np.arange(n_frames) * hop_length, len(negative) - 1)
+    ends = np.minimum(starts + frame_length - 1, len(negative) - 1)
+    return (crossings[ends] - crossings[starts]) / frame_length
+
+
+def pitch_semitones(y: np.ndarray, cfg: FunctionalsConfig, n_frames: int) -> np.ndarray:
+    """YIN F0 in semitones re 100 Hz on the 10 ms grid, from audio downsampled for pitch."""
+    fc = cfg.frames
+    y_pitch = librosa.resample(y, orig_sr=fc.sample_rate, target_sr=cfg.pitch_sample_rate, res_type="soxr_hq")
+    y_pitch = np.pad(y_pitch, (0, max(0, cfg.yin_frame_length - len(y_pitch))))
+    f0 = librosa.yin(y_pitch, fmin=cfg.f0_min_hz, fmax=cfg.f0_max_hz, sr=cfg.pitch_sample_rate,
+                     frame_length=cfg.yin_frame_length, hop_length=cfg.yin_hop_length)
+    repeat = round(cfg.yin_hop_length / cfg.pitch_sample_rate / (fc.hop_length / fc.sample_rate))
+    return np.resize(np.repeat(12 * np.log2(f0 / 100.0), repeat), n_frames)
+
+
 def low_level_descriptors(y: np.ndarray, cfg: FunctionalsConfig) -> np.ndarray:
     """(descriptors, frames) from a single STFT, plus YIN pitch and ZCR on the waveform."""
     fc = cfg.frames
+    y = np.pad(y, (0, max(0, fc.n_fft - len(y))))
     spectra = compute_spectra(y, fc)
-    mag, n = spectra.magnitude, spectra.power.shape[1]
+    power = spectra.power
+    mag, n = np.sqrt(power), power.shape[1]
     mfcc = spectra.mfcc(cfg.n_mfcc)
-    width = min(9, n if n % 2 else n - 1)
-    deltas = ([librosa.feature.delta(mfcc, width=width, order=o) for o in (1, 2)] if width >= 3
-              else [np.zeros_like(mfcc)] * 2)
-    chroma = librosa.feature.chroma_stft(S=spectra.power, sr=fc.sample_rate, n_fft=fc.n_fft, tuning=0.0)
+    deltas = [librosa.feature.delta(mfcc, width=cfg.delta_width, order=o, mode="nearest") for o in (1, 2)]
+    chroma = librosa.feature.chroma_stft(S=power, sr=fc.sample_rate, n_fft=fc.n_fft, tuning=0.0)
     contrast = librosa.feature.spectral_contrast(S=mag, sr=fc.sample_rate, n_fft=fc.n_fft, fmin=100.0,
                                                  n_bands=cfg.n_contrast_bands)
     rms = librosa.feature.rms(S=mag, frame_length=fc.n_fft)
-    padded = np.pad(y, (0, max(0, cfg.yin_frame_length - len(y))))
-    f0 = librosa.yin(padded, fmin=cfg.f0_min_hz, fmax=cfg.f0_max_hz, sr=fc.sample_rate,
-                     frame_length=cfg.yin_frame_length, hop_length=cfg.yin_hop_length)
-    f0 = np.repeat(f0, cfg.yin_hop_length // fc.hop_length)
-    zcr = librosa.feature.zero_crossing_rate(y, frame_length=fc.win_length, hop_length=fc.hop_length)
-    zcr, f0 = (np.resize(v.ravel(), n) for v in (zcr, f0))
-    centroid = librosa.feature.spectral_centroid(S=mag, sr=fc.sample_rate, n_fft=fc.n_fft)
-    # Voiced: loud enough (within 35 dB of the peak) and not noise-like.
+    zcr = zero_crossing_rate(y, fc.win_length, n, fc.hop_length)
+    # Voiced: loud enough (within 35 dB of the peak) and not noise-like; F0 counts only there.
     rms_db = librosa.amplitude_to_db(rms[0], ref=np.max(rms) + 1e-12)
     voiced = ((rms_db > -35.0) & (zcr < 0.25)).astype(np.float32)
-    f0_st = 12 * np.log2(f0 / 100.0) * voiced  # semitones re 100 Hz, 0 where unvoiced
-    lld = np.vstack([
-        mfcc, *deltas, chroma, contrast, zcr[None], rms, f0_st[None], voiced[None],
-        centroid,
-        librosa.feature.spectral_bandwidth(S=mag, sr=fc.sample_rate, n_fft=fc.n_fft, centroid=centroid),
-        librosa.feature.spectral_rolloff(S=mag, sr=fc.sample_rate, n_fft=fc.n_fft),
-        librosa.feature.spectral_flatness(S=mag),
-    ])
+    f0_st = pitch_semitones(y, cfg, n) * voiced
+    freqs = librosa.fft_frequencies(sr=fc.sample_rate, n_fft=fc.n_fft).astype(np.float32)
+    lld = np.vstack([mfcc, *deltas, chroma, contrast, zcr[None], rms, f0_st[None], voiced[None],
+                     spectral_shape(mag, power, freqs, cfg.rolloff_fraction)])
     return np.nan_to_num(lld, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def statistics(lld: np.ndarray, hop_s: float) -> np.ndarray:
-    """Per descriptor: mean, std, min, max, 10/50/90th percentiles and the linear slope per second."""
-    t = np.arange(lld.shape[1]) * hop_s
+    """Per descriptor: mean, std, min, max, 10/50/90th percentiles and the linear slope per second.
+
+    Percentiles interpolate linearly (as np.percentile) on one sort, which is 5x cheaper than three
+    np.percentile calls.
+    """
+    n = lld.shape[1]
+    t = np.arange(n) * hop_s
     tc = t - t.mean()
     denom = float((tc ** 2).sum())
-    slope = (lld - lld.mean(axis=1, keepdims=True)) @ tc / denom if denom > 0 else np.zeros(lld.shape[0])
-    p10, p50, p90 = np.percentile(lld, [10, 50, 90], axis=1)
-    stats = np.stack([lld.mean(1), lld.std(1), lld.min(1), lld.max(1), p10, p50, p90, slope], axis=1)
+    mean = lld.mean(axis=1)
+    slope = (lld - mean[:, None]) @ tc / denom if denom > 0 else np.zeros(lld.shape[0])
+    ordered = np.sort(lld, axis=1)
+    position = np.asarray(PERCENTILES) * (n - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, n - 1)
+    frac = position - low
+    pct = ordered[:, low] * (1 - frac) + ordered[:, high] * frac
+    stats = np.column_stack([mean, lld.std(axis=1), ordered[:, 0], ordered[:, -1], pct, slope])
     return stats.reshape(-1)
 
 
