@@ -38,11 +38,11 @@ def save_result(key: str, row: dict) -> None:
 
 
 def markdown(results: dict) -> str:
-    lines = ["| corpus | cv | model | augmentation | UA | WA | macro-F1 | CV train min | final train min |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| corpus | cv | model | speaker norm | augmentation | UA | WA | macro-F1 | CV train min | final train min |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for key in sorted(results["runs"]):
         r = results["runs"][key]
-        lines.append(f"| {r['corpus']} | {r['cv']} | {r['model']} | {r['augment']} | {r['ua']:.3f} | {r['wa']:.3f} "
+        lines.append(f"| {r['corpus']} | {r['cv']} | {r['model']} | {'yes' if r['speaker_norm'] else 'no'} | {r['augment']} | {r['ua']:.3f} | {r['wa']:.3f} "
                      f"| {r['macro_f1']:.3f} | {r['cv_train_minutes']:.1f} | {r['final_train_minutes']:.1f} |")
     return "\n".join(lines)
 
@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--corpora", default="emodb,ravdess")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--augment", default="none,noise", help="comma list: none and/or a preset like noise")
+    parser.add_argument("--no-speaker-norm", action="store_true", help="raw features (the ablation)")
     parser.add_argument("--store", default=str(ROOT / "bench" / ".store"))
     parser.add_argument("--table", action="store_true", help="print the results table and exit")
     args = parser.parse_args()
@@ -66,6 +67,8 @@ def main() -> None:
     from tasks.ingest import read_manifest
     from tasks.store import Store
 
+    norm = not args.no_speaker_norm
+    suffix = "" if norm else "-raw"
     for corpus in args.corpora.split(","):
         if read_manifest(Store(args.store), [corpus]).empty:
             ingest_corpus(kind=corpus, path=str(CORPORA / corpus), store=args.store)
@@ -74,18 +77,19 @@ def main() -> None:
                 start = time.perf_counter()
                 aug = [] if augment == "none" else [augment]
                 summary = train_model(model=model, corpus=[corpus], cv=CV[corpus], augment=aug, store=args.store,
-                                      name=f"bench-{corpus}-{model}-{augment}")
+                                      name=f"bench-{corpus}-{model}-{augment}{suffix}", speaker_norm=norm)
                 card = registry.resolve(args.store, f"{summary.name}:{summary.version}").card
                 pooled = card["metrics"]["pooled"]
-                row = {"corpus": corpus, "cv": card["cv_label"], "model": model, "augment": augment,
+                row = {"corpus": corpus, "cv": card["cv_label"], "model": model, "augment": augment, "speaker_norm": norm,
                        "ua": pooled["ua"], "wa": pooled["wa"], "macro_f1": pooled["macro_f1"], "n": pooled["n"],
                        "classes": card["classes"], "folds": len(card["metrics"]["folds"]),
                        "cv_train_minutes": card["train_seconds"]["folds"] / 60,
                        "final_train_minutes": card["train_seconds"]["final"] / 60,
                        "wall_minutes_incl_features": (time.perf_counter() - start) / 60,
                        "cpu_count": os.cpu_count(), "version": f"{summary.name}:{summary.version}",
-                       "command": f"python bench/accuracy.py --corpora {corpus} --models {model} --augment {augment}"}
-                save_result(f"{corpus}|{model}|{augment}", row)
+                       "command": f"python bench/accuracy.py --corpora {corpus} --models {model} --augment {augment}"
+                                  + ("" if norm else " --no-speaker-norm")}
+                save_result(f"{corpus}|{model}|{augment}{suffix}", row)
                 print(f"{corpus} {model} {augment}: UA {row['ua']:.3f} WA {row['wa']:.3f} F1 {row['macro_f1']:.3f} "
                       f"({row['cv_train_minutes']:.1f} min CV)", flush=True)
     print(markdown(load_results()))

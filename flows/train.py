@@ -43,7 +43,7 @@ def train_model(model: str, corpus: list[str], feature_set: str | None = None, c
                 augment: list[str] | None = None, labels: str | None = None, store: str | None = None,
                 seed: int = 0, members: list[str] | None = None, name: str | None = None,
                 max_epochs: int | None = None, workers: int | None = None,
-                dask_address: str | None = None) -> TrainSummary:
+                dask_address: str | None = None, speaker_norm: bool = True) -> TrainSummary:
     """Cross-validate speaker-independently, retrain on all speakers, register the version."""
     logger = get_run_logger()
     store_url = store or default_store()
@@ -57,7 +57,7 @@ def train_model(model: str, corpus: list[str], feature_set: str | None = None, c
                        augment_speakers=["all"] if augment else None, store=store_url,
                        workers=workers, dask_address=dask_address)
     request = TrainRequest(model, feature_sets, feature_set, tuple(corpus), cv, label_map, tuple(augment or []),
-                           store_url, seed, tuple(members or DEFAULT_MEMBERS), name, max_epochs)
+                           store_url, seed, tuple(members or DEFAULT_MEMBERS), name, max_epochs, speaker_norm)
     plan, classes = plan_cv(request)
     results = [train_fold(request, plan, fold, classes) for fold in plan.folds]
     ref = train_final_and_register(request, plan, results, classes)

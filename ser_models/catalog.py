@@ -12,6 +12,7 @@ from ser_models.cnn import CNN, CNNConfig
 from ser_models.ensemble import Ensemble
 from ser_models.estimator import Estimator
 from ser_models.mlp import MLP, MLPConfig
+from ser_models.speaker_norm import SpeakerNormalized
 from ser_models.training import TorchEstimator, TrainConfig
 
 DEFAULT_MEMBERS = ("mlp", "svm", "rf")
@@ -52,11 +53,15 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def build_estimator(name: str, feature_set: str | None = None, seed: int = 0,
-                    members: tuple[str, ...] = DEFAULT_MEMBERS, max_epochs: int | None = None) -> Estimator:
-    """A fresh, untrained estimator; `ensemble` soft-votes the named members; max_epochs caps torch training."""
+                    members: tuple[str, ...] = DEFAULT_MEMBERS, max_epochs: int | None = None,
+                    speaker_norm: bool = True) -> Estimator:
+    """A fresh, untrained estimator; `ensemble` soft-votes the named members; max_epochs caps torch training;
+    speaker_norm wraps it in per-speaker standardisation."""
+    if speaker_norm:
+        return SpeakerNormalized(build_estimator(name, feature_set, seed, members, max_epochs, speaker_norm=False))
     if name == "ensemble":
-        return Ensemble([build_estimator(m, feature_set if MODELS[m].vector_input else None, seed, max_epochs=max_epochs)
-                         for m in members])
+        return Ensemble([build_estimator(m, feature_set if MODELS[m].vector_input else None, seed,
+                                         max_epochs=max_epochs, speaker_norm=False) for m in members])
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {sorted([*MODELS, 'ensemble'])}")
     spec = MODELS[name]
@@ -70,6 +75,9 @@ def build_estimator(name: str, feature_set: str | None = None, seed: int = 0,
 
 def load_estimator(folder: Path, kind: str, feature_sets: list[str], classes: list[str], hyper: dict[str, Any]) -> Estimator:
     """Rebuild a trained estimator from its registry folder and model-card fields."""
+    if "speaker_norm" in hyper:
+        inner = {k: v for k, v in hyper.items() if k != "speaker_norm"}
+        return SpeakerNormalized.load(load_estimator(folder, kind, feature_sets, classes, inner), folder, hyper)
     if kind == "ensemble":
         members = [load_estimator(folder / f"member{i}_{m['kind']}", m["kind"], m["feature_sets"], classes, m)
                    for i, m in enumerate(hyper["members"])]

@@ -16,6 +16,7 @@ class CLConfig:
     n_mfcc: int
     n_classes: int
     channels: tuple[int, ...] = (16, 32, 64, 64)
+    input_pool: tuple[int, int] = (2, 2)  # 20 ms x 32 bands into the conv blocks
     lstm_hidden: int = 128
     lstm_layers: int = 2
     lstm_stride: int = 2  # the LSTM reads every 2nd MFCC frame (20 ms steps, ~100 per 2 s crop)
@@ -33,7 +34,7 @@ class CNNLSTM(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.norms = nn.ModuleDict({"logmel": Standardize(cfg.n_mels), "mfcc_seq": Standardize(cfg.n_mfcc)})
-        self.cnn = conv_stack(cfg.channels, cfg.dropout)
+        self.cnn = conv_stack(cfg.channels, cfg.dropout, cfg.input_pool)
         self.lstm = nn.LSTM(cfg.n_mfcc, cfg.lstm_hidden, num_layers=cfg.lstm_layers, batch_first=True,
                             dropout=cfg.dropout)
         h1, h2 = cfg.head

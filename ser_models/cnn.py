@@ -14,6 +14,7 @@ class CNNConfig:
     n_mels: int
     n_classes: int
     channels: tuple[int, ...] = (16, 32, 64, 64)
+    input_pool: tuple[int, int] = (2, 2)  # 20 ms x 32 bands into the conv blocks
     dropout: float = 0.2
     head_dropout: float = 0.4
     time_masks: int = 2
@@ -27,7 +28,7 @@ class CNN(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.norms = nn.ModuleDict({"logmel": Standardize(cfg.n_mels)})
-        self.features = conv_stack(cfg.channels, cfg.dropout)
+        self.features = conv_stack(cfg.channels, cfg.dropout, cfg.input_pool)
         self.head = nn.Sequential(nn.Dropout(cfg.head_dropout), nn.Linear(cfg.channels[-1], cfg.n_classes))
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -81,7 +81,7 @@ def check_fold(rows: pd.DataFrame, fold: Fold, train: np.ndarray, test: np.ndarr
 
 
 def validation_split(rows: pd.DataFrame, train: np.ndarray, speaker_independent: bool,
-                     fraction: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                     fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Carve early-stopping validation out of train: whole speakers (at least one) when speaker-independent."""
     rng = np.random.default_rng(seed)
     sub = rows.iloc[train]

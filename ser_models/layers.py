@@ -17,7 +17,8 @@ class Standardize(nn.Module):
     def fit(self, frames: np.ndarray) -> None:
         """frames: (N, n_bins) pooled over training rows (and frames)."""
         self.mean.copy_(torch.from_numpy(frames.mean(axis=0)))
-        self.std.copy_(torch.from_numpy(frames.std(axis=0) + 1e-5))
+        std = frames.std(axis=0)
+        self.std.copy_(torch.from_numpy(np.where(std > 1e-5, std, 1.0)))  # constant bins pass unscaled, as in sklearn
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -46,7 +47,10 @@ class ConvBlock(nn.Sequential):
                          nn.MaxPool2d(2), nn.Dropout(dropout))
 
 
-def conv_stack(channels: tuple[int, ...], dropout: float) -> nn.Sequential:
-    """Conv blocks over a (B, 1, T, F) spectrogram, ending in a global average pool -> (B, channels[-1])."""
+def conv_stack(channels: tuple[int, ...], dropout: float, input_pool: tuple[int, int] = (1, 1)) -> nn.Sequential:
+    """Conv blocks over a (B, 1, T, F) spectrogram, ending in a global average pool -> (B, channels[-1]).
+
+    input_pool averages (time, frequency) cells first: (2, 2) made a training step 3x cheaper on CPU.
+    """
     blocks = [ConvBlock(c_in, c_out, dropout) for c_in, c_out in zip((1, *channels[:-1]), channels)]
-    return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return nn.Sequential(nn.AvgPool2d(input_pool), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten())

@@ -39,13 +39,15 @@ class TrainRequest:
     members: tuple[str, ...] = DEFAULT_MEMBERS
     name: str | None = None
     max_epochs: int | None = None
+    speaker_norm: bool = True
 
     @property
     def registry_name(self) -> str:
         return self.name or self.model
 
     def estimator(self):
-        return build_estimator(self.model, self.feature_set, self.seed, self.members, self.max_epochs)
+        return build_estimator(self.model, self.feature_set, self.seed, self.members, self.max_epochs,
+                               self.speaker_norm)
 
 
 @dataclass
@@ -132,7 +134,7 @@ def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[Fold
         "feature_config_hashes": {k: get_feature_set(k).config_hash for k in req.feature_sets},
         "classes": classes, "label_map": req.label_map, "corpora": list(req.corpora),
         "speakers": sorted(data.rows["speaker_id"].unique()), "augment": list(req.augment),
-        "cv": req.cv, "cv_label": plan.label, "speaker_independent": plan.speaker_independent,
+        "speaker_norm": req.speaker_norm, "cv": req.cv, "cv_label": plan.label, "speaker_independent": plan.speaker_independent,
         "metrics": detail, "hyperparameters": est.hyperparameters(), "final_training": history,
         "train_seconds": {"folds": sum(r.seconds for r in results), "final": time.perf_counter() - start},
     }
