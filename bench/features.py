@@ -1,6 +1,7 @@
 """Feature-extraction throughput on the shared corpora, all measured in one run on the same files.
 
-  plain    a sequential loop: librosa.load + MFCC-40 mean per file (the simplest seed's features)
+  plain    a sequential loop: librosa.load + MFCC-40 mean per file (the simplest seed's features),
+           and the same loop in two processes over halves of the files: this machine's 2-core ceiling
   serflow  build-features `functionals` (~1.2k features/file, augmentation-ready, contract-checked,
            written to the Parquet store) on an existing Dask scheduler with 1 and with 2 warm workers,
            plus a cold run that starts its own LocalCluster (2 workers) inside the flow.
@@ -35,6 +36,16 @@ def plain_loop(paths: list[str]) -> dict:
     return {"seconds": time.perf_counter() - start, "audio_s": audio_s}
 
 
+def plain_loop_2proc(paths: list[str]) -> dict:
+    """Two independent processes, no coordination: how far 2 cores scale on embarrassingly parallel work."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    start = time.perf_counter()
+    with ProcessPoolExecutor(2) as pool:
+        halves = list(pool.map(plain_loop, [paths[0::2], paths[1::2]]))
+    return {"seconds": time.perf_counter() - start, "audio_s": sum(h["audio_s"] for h in halves)}
+
+
 def warm_worker() -> None:
     """Import and JIT everything a feature batch touches, as a long-lived worker would have."""
     import numpy as np
@@ -46,7 +57,8 @@ def warm_worker() -> None:
     _context()
 
 
-def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: bool = True) -> dict:
+def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: bool = True,
+                batch_size: int = 64) -> dict:
     from dask.distributed import Client, LocalCluster
 
     from flows.features import build_features
@@ -54,13 +66,14 @@ def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: b
     shutil.rmtree(Path(store) / "features", ignore_errors=True)
     if not cluster:  # cold: the flow starts and stops its own LocalCluster
         start = time.perf_counter()
-        summary = build_features(feature_set="functionals", store=store, workers=workers)
+        summary = build_features(feature_set="functionals", store=store, workers=workers, batch_size=batch_size)
         return {"seconds": time.perf_counter() - start, "audio_s": summary.audio_s, "rows": summary.computed_rows}
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       env={"PREFECT_API_URL": api_url, "GX_ANALYTICS_ENABLED": "false"}) as lc, Client(lc) as client:
         client.run(warm_worker)
         start = time.perf_counter()
-        summary = build_features(feature_set="functionals", store=store, dask_address=lc.scheduler_address)
+        summary = build_features(feature_set="functionals", store=store, dask_address=lc.scheduler_address,
+                                 batch_size=batch_size)
         return {"seconds": time.perf_counter() - start, "audio_s": summary.audio_s, "rows": summary.computed_rows}
 
 
@@ -72,6 +85,7 @@ def rates(run: dict, n_files: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, help="use only the first N files per corpus (a quick check)")
+    parser.add_argument("--batch-size", type=int, default=64, help="files per feature task")
     args = parser.parse_args()
     if not CORPORA.is_dir():
         sys.exit(f"{CORPORA} not found: this benchmark needs the shared corpora")
@@ -101,10 +115,14 @@ def main() -> None:
         print(f"{n} files from {', '.join(corpora)}", flush=True)
         runs = {"plain_loop_mfcc40_mean": plain_loop(paths)}
         print("plain", rates(runs["plain_loop_mfcc40_mean"], n), flush=True)
+        runs["plain_loop_mfcc40_mean_2proc"] = plain_loop_2proc(paths)
+        print("plain x2", rates(runs["plain_loop_mfcc40_mean_2proc"], n), flush=True)
         for workers in (1, 2):
-            runs[f"serflow_functionals_{workers}w_warm"] = serflow_run(tmp + "/store", api_url, workers)
+            runs[f"serflow_functionals_{workers}w_warm"] = serflow_run(tmp + "/store", api_url, workers,
+                                                                       batch_size=args.batch_size)
             print(workers, rates(runs[f"serflow_functionals_{workers}w_warm"], n), flush=True)
-        runs["serflow_functionals_2w_cold"] = serflow_run(tmp + "/store", api_url, 2, cluster=False)
+        runs["serflow_functionals_2w_cold"] = serflow_run(tmp + "/store", api_url, 2, cluster=False,
+                                                          batch_size=args.batch_size)
     out = {name: rates(run, n) for name, run in runs.items()}
     fps = {k: v["files_per_s"] for k, v in out.items()}
     result = {
@@ -114,8 +132,11 @@ def main() -> None:
             "serflow_2w_warm_vs_plain": round(fps["serflow_functionals_2w_warm"] / fps["plain_loop_mfcc40_mean"], 2),
             "serflow_2w_cold_vs_plain": round(fps["serflow_functionals_2w_cold"] / fps["plain_loop_mfcc40_mean"], 2),
             "serflow_1w_to_2w_warm": round(fps["serflow_functionals_2w_warm"] / fps["serflow_functionals_1w_warm"], 2),
+            "plain_1proc_to_2proc": round(fps["plain_loop_mfcc40_mean_2proc"] / fps["plain_loop_mfcc40_mean"], 2),
         },
-        "command": "python bench/features.py" + (f" --limit {args.limit}" if args.limit else ""),
+        "batch_size": args.batch_size,
+        "command": "python bench/features.py" + (f" --limit {args.limit}" if args.limit else "")
+                   + (f" --batch-size {args.batch_size}" if args.batch_size != 64 else ""),
     }
     print(json.dumps(result, indent=2))
     if not args.limit:

@@ -33,12 +33,12 @@ def _mlp(fs: tuple[str, ...], seed: int) -> Estimator:
 
 def _cnn(fs: tuple[str, ...], seed: int) -> Estimator:
     return TorchEstimator("cnn", fs, True, CNNConfig, CNN, {},
-                          TrainConfig(max_epochs=40, batch_size=32, lr=2e-3, patience=8, seed=seed))
+                          TrainConfig(max_epochs=40, batch_size=32, lr=2e-3, patience=10, min_epochs=15, seed=seed))
 
 
 def _cl(fs: tuple[str, ...], seed: int) -> Estimator:
     return TorchEstimator("cl", fs, True, CLConfig, CNNLSTM, {},
-                          TrainConfig(max_epochs=40, batch_size=32, lr=2e-3, patience=8, seed=seed))
+                          TrainConfig(max_epochs=40, batch_size=32, lr=2e-3, patience=10, min_epochs=15, seed=seed))
 
 
 MODELS: dict[str, ModelSpec] = {

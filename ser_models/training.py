@@ -23,6 +23,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     patience: int = 10
+    min_epochs: int = 0  # no early stop before this: eval-mode batch norm needs a few epochs to settle
     lr_patience: int = 4
     crop_frames: int = 200  # 2 s crops for frame-level inputs; inference averages overlapping windows
     seed: int = 0
@@ -102,7 +103,7 @@ class TorchEstimator(Estimator):
             sched.step(val_ua)
             if val_ua > best_ua or not has_val:
                 best, best_ua, best_epoch = copy.deepcopy(self.net.state_dict()), val_ua, epoch
-            elif epoch - best_epoch >= cfg.patience:
+            elif epoch - best_epoch >= cfg.patience and epoch + 1 >= cfg.min_epochs:
                 break
         self.net.load_state_dict(best)
         return {"epochs": len(history), "best_epoch": best_epoch, "best_val_ua": best_ua if has_val else None}
