@@ -43,7 +43,7 @@ def train_model(model: str, corpus: list[str], feature_set: str | None = None, c
                 augment: list[str] | None = None, labels: str | None = None, store: str | None = None,
                 seed: int = 0, members: list[str] | None = None, name: str | None = None,
                 max_epochs: int | None = None, workers: int | None = None,
-                dask_address: str | None = None, speaker_norm: bool = True) -> TrainSummary:
+                dask_address: str | None = None, speaker_norm: bool = False) -> TrainSummary:
     """Cross-validate speaker-independently, retrain on all speakers, register the version."""
     logger = get_run_logger()
     store_url = store or default_store()

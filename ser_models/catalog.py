@@ -54,7 +54,7 @@ MODELS: dict[str, ModelSpec] = {
 
 def build_estimator(name: str, feature_set: str | None = None, seed: int = 0,
                     members: tuple[str, ...] = DEFAULT_MEMBERS, max_epochs: int | None = None,
-                    speaker_norm: bool = True) -> Estimator:
+                    speaker_norm: bool = False) -> Estimator:
     """A fresh, untrained estimator; `ensemble` soft-votes the named members; max_epochs caps torch training;
     speaker_norm wraps it in per-speaker standardisation."""
     if speaker_norm:

@@ -39,7 +39,7 @@ class TrainRequest:
     members: tuple[str, ...] = DEFAULT_MEMBERS
     name: str | None = None
     max_epochs: int | None = None
-    speaker_norm: bool = True
+    speaker_norm: bool = False
 
     @property
     def registry_name(self) -> str:

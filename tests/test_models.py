@@ -62,7 +62,7 @@ def test_long_input_is_windowed_and_averaged(data):
     assert np.allclose(proba.sum(1), 1, atol=1e-5)
 
 
-def test_speaker_norm_removes_a_speaker_offset(data):
+def test_speaker_norm_removes_a_speaker_offset(data, tmp_path):
     """An unseen speaker whose every feature is scaled and shifted by two training standard deviations
     (another voice, another microphone):
     per-speaker standardisation still recognises them; the raw-feature model does not."""
@@ -76,5 +76,10 @@ def test_speaker_norm_removes_a_speaker_offset(data):
         est.fit(train, None, classes)
         ua[norm] = balanced_accuracy_score(est.labels(shifted), est.predict_proba(shifted).argmax(1))
     assert ua[True] >= 3 * CHANCE and ua[True] > ua[False] + 0.2, ua
+    est = build_estimator("mlp", max_epochs=10, speaker_norm=True)
+    est.fit(train, None, classes)
+    est.save(tmp_path)
+    loaded = load_estimator(tmp_path, est.kind, list(est.feature_sets), classes, est.hyperparameters())
+    assert np.allclose(loaded.predict_proba(shifted), est.predict_proba(shifted), atol=1e-5)
     one = FeatureData(test.rows.head(1), {"functionals": test.inputs["functionals"][:1]})
     assert np.isfinite(est.predict_proba(one)).all()  # a one-row group leans on population statistics
