@@ -29,6 +29,17 @@ class ScoreSummary:
     seconds: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def from_outcomes(cls, model: str, inbox_files: int, unchanged: int, outcomes: list[BatchOutcome],
+                      seconds: float) -> ScoreSummary:
+        """Counts and per-stage CPU-seconds summed over the batches."""
+        stages: dict[str, float] = defaultdict(float)
+        for o in outcomes:
+            for stage in STAGES:
+                stages[stage] += o.seconds.get(stage, 0.0)
+        return cls(model, inbox_files, sum(o.scored for o in outcomes), sum(o.rejected for o in outcomes), unchanged,
+                   sum(o.segments for o in outcomes), sum(o.audio_s for o in outcomes), seconds, dict(stages))
+
     def lines(self) -> list[str]:
         speed = f", {self.audio_s / self.seconds:.0f}x realtime" if self.audio_s and self.seconds else ""
         return [f"score-calls with {self.model}: {self.inbox_files} files in the inbox, {self.scored} scored, "
@@ -75,13 +86,7 @@ def score_calls(inbox: str, model: str = "mlp", store: str | None = None, worker
     if batches:
         outcomes = score_batches.with_options(task_runner=dask_task_runner(workers, dask_address))(
             store_url, batches, spec, cfg, show_progress)
-    stages: dict[str, float] = defaultdict(float)
-    for o in outcomes:
-        for stage in STAGES:
-            stages[stage] += o.seconds.get(stage, 0.0)
-    summary = ScoreSummary(spec, n_files, sum(o.scored for o in outcomes), sum(o.rejected for o in outcomes),
-                           unchanged, sum(o.segments for o in outcomes), sum(o.audio_s for o in outcomes),
-                           time.perf_counter() - start, dict(stages))
+    summary = ScoreSummary.from_outcomes(spec, n_files, unchanged, outcomes, time.perf_counter() - start)
     for line in summary.lines():
         logger.info(line)
     return summary

@@ -77,8 +77,8 @@ def low_level_descriptors(y: np.ndarray, cfg: FunctionalsConfig) -> np.ndarray:
     fc = cfg.frames
     y = np.pad(y, (0, max(0, fc.n_fft - len(y))))
     spectra = compute_spectra(y, fc)
-    power = spectra.power
-    mag, n = np.sqrt(power), power.shape[1]
+    power, mag = spectra.power, spectra.magnitude
+    n = power.shape[1]
     mfcc = spectra.mfcc(cfg.n_mfcc)
     deltas = [librosa.feature.delta(mfcc, width=cfg.delta_width, order=o, mode="nearest") for o in (1, 2)]
     chroma = librosa.feature.chroma_stft(S=power, sr=fc.sample_rate, n_fft=fc.n_fft, tuning=0.0)
