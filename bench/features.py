@@ -57,7 +57,9 @@ def _single_threaded() -> None:
 def warm_worker() -> None:
     """Import and JIT everything a feature batch touches, as a long-lived worker would have."""
     import numpy as np
+    import prefect.task_engine  # noqa: F401 - the engine each Prefect task runs in
 
+    import tasks.features.build  # noqa: F401
     from data_contracts.suites import _context
     from tasks.features import get_feature_set
 
@@ -66,7 +68,7 @@ def warm_worker() -> None:
 
 
 def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: bool = True,
-                batch_size: int = 64) -> dict:
+                batch_size: int = 512) -> dict:
     from dask.distributed import Client, LocalCluster
 
     from flows.features import build_features
@@ -93,7 +95,7 @@ def rates(run: dict, n_files: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, help="use only the first N files per corpus (a quick check)")
-    parser.add_argument("--batch-size", type=int, default=64, help="files per feature task")
+    parser.add_argument("--batch-size", type=int, default=512, help="most files per feature task")
     args = parser.parse_args()
     if not CORPORA.is_dir():
         sys.exit(f"{CORPORA} not found: this benchmark needs the shared corpora")
@@ -144,7 +146,7 @@ def main() -> None:
         },
         "batch_size": args.batch_size,
         "command": "python bench/features.py" + (f" --limit {args.limit}" if args.limit else "")
-                   + (f" --batch-size {args.batch_size}" if args.batch_size != 64 else ""),
+                   + (f" --batch-size {args.batch_size}" if args.batch_size != 512 else ""),
     }
     print(json.dumps(result, indent=2))
     if not args.limit:

@@ -37,6 +37,16 @@ def dask_task_runner(workers: int | None, dask_address: str | None) -> DaskTaskR
     })
 
 
+def parallelism(workers: int | None, dask_address: str | None) -> int:
+    """Worker threads the fan-out will have, so plans can cut a few batches per worker."""
+    if dask_address:
+        from distributed import Client
+
+        with Client(dask_address, timeout=30, set_as_default=False) as client:
+            return max(1, sum(client.nthreads().values()))
+    return workers or os.cpu_count() or 1
+
+
 def collect(futures: Sequence[PrefectFuture], sizes: Sequence[int], label: str, unit: str,
             show_progress: bool, describe: Callable[[Any], str]) -> list[Any]:
     """Results in completion order, logging each batch and drawing a progress bar when asked."""

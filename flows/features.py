@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from prefect import flow
 from prefect.logging import get_run_logger
 
-from flows.fanout import collect, dask_task_runner
+from flows.fanout import collect, dask_task_runner, parallelism
 from tasks.features.build import BatchResult, FeaturePlan, build_feature_batch, plan_features
 from tasks.store import default_store
 
@@ -42,11 +42,12 @@ def extract_batches(plan: FeaturePlan, store_url: str, show_progress: bool = Fal
 def build_features(feature_set: str = "functionals", corpus: list[str] | None = None,
                    augment: list[str] | None = None, augment_speakers: list[str] | None = None,
                    store: str | None = None, workers: int | None = None, dask_address: str | None = None,
-                   batch_size: int = 64, show_progress: bool = False) -> FeatureSummary:
+                   batch_size: int = 512, show_progress: bool = False) -> FeatureSummary:
     """Compute only the missing (utterance, augmentation, config) rows of one feature set."""
     logger = get_run_logger()
     store_url = store or default_store()
-    plan = plan_features(store_url, feature_set, corpus, augment or [], augment_speakers, batch_size)
+    plan = plan_features(store_url, feature_set, corpus, augment or [], augment_speakers, batch_size,
+                         parallelism(workers, dask_address))
     logger.info("%s: %d rows to compute in %d batches, %d already present", feature_set, plan.n_items,
                 len(plan.batches), plan.already_present)
     start = time.perf_counter()

@@ -1,7 +1,6 @@
 """Flow score-calls: inbox -> ledger diff -> (decode -> VAD -> windows -> features -> model) over Dask -> result tables."""
 from __future__ import annotations
 
-import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.logging import get_run_logger
 
-from flows.fanout import collect, dask_task_runner
+from flows.fanout import collect, dask_task_runner, parallelism
 from ser_models.inference import load_model
 from tasks.calls import STAGES, BatchOutcome, CallFile, list_inbox, pending_calls, read_ledger, reconcile_results, score_batch
 from tasks.store import Store, default_store
@@ -81,7 +80,7 @@ def score_calls(inbox: str, model: str = "mlp", store: str | None = None, worker
     cfg = WindowConfig(min_window_s=min_window_s, max_window_s=max_window_s, window_s=window_s, hop_s=hop_s)
     start = time.perf_counter()
     reconcile_results(store_url)
-    spec, batches, n_files, unchanged = plan_calls(inbox, store_url, model, batch_size, workers or os.cpu_count() or 1)
+    spec, batches, n_files, unchanged = plan_calls(inbox, store_url, model, batch_size, parallelism(workers, dask_address))
     outcomes = []
     if batches:
         outcomes = score_batches.with_options(task_runner=dask_task_runner(workers, dask_address))(

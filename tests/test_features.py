@@ -30,11 +30,12 @@ def test_shapes_and_finite_on_silence_and_clipping(name, frame_level, bins):
 
 
 def test_fast_descriptors_match_librosa():
-    """The one-pass spectral shape, cumulative-count ZCR, torch STFT and sorted percentiles replace
-    librosa/numpy calls for speed only: same numbers."""
+    """The one-pass spectral shape, cumulative-count ZCR, torch STFT, sorted percentiles, cached delta and
+    chroma kernels and partial-sort contrast replace librosa/numpy calls for speed only: same numbers."""
     import librosa
 
-    from tasks.features.functionals import spectral_shape, statistics, zero_crossing_rate
+    from tasks.features.functionals import (chromagram, delta, spectral_contrast, spectral_shape, statistics,
+                                            zero_crossing_rate)
     from tasks.features.spectra import FrameConfig, power_spectrogram
 
     rng = np.random.default_rng(3)
@@ -53,6 +54,18 @@ def test_fast_descriptors_match_librosa():
         np.testing.assert_allclose(a, b[0], rtol=1e-3, atol=1e-3)
     zcr = librosa.feature.zero_crossing_rate(y, frame_length=fc.win_length, hop_length=fc.hop_length)[0]
     np.testing.assert_array_equal(zero_crossing_rate(y, fc.win_length, len(zcr), fc.hop_length), zcr)
+    mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=reference, sr=fc.sample_rate))
+    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=40)
+    for order in (1, 2):
+        np.testing.assert_allclose(delta(mfcc, 9, order),
+                                   librosa.feature.delta(mfcc, width=9, order=order, mode="nearest"), atol=1e-4)
+    np.testing.assert_allclose(chromagram(reference, fc.sample_rate, fc.n_fft),
+                               librosa.feature.chroma_stft(S=reference, sr=fc.sample_rate, n_fft=fc.n_fft, tuning=0.0),
+                               rtol=1e-5)
+    for quantile in (0.02, 0.2):
+        np.testing.assert_allclose(spectral_contrast(mag, fc.sample_rate, fc.n_fft, 100.0, 6, quantile),
+                                   librosa.feature.spectral_contrast(**kw, fmin=100.0, n_bands=6, quantile=quantile),
+                                   rtol=1e-4, atol=1e-3)
     lld = rng.normal(size=(5, 37))
     stats = statistics(lld, 0.01).reshape(5, 8)
     np.testing.assert_allclose(stats[:, 4:7], np.percentile(lld, [10, 50, 90], axis=1).T)
@@ -86,6 +99,26 @@ def test_build_is_incremental_and_augments_only_allowed_speakers(store):
                             store=store, workers=1)
     assert (second.computed_rows, second.already_present) == (0, 180)
     assert len(read_features(Store(store), "mfcc40_mean")) == 180
+
+
+def test_batches_balance_audio_seconds_across_workers():
+    from tasks.features.build import WorkItem, balanced_batches, batch_counts, cost_s
+
+    rng = np.random.default_rng(0)
+    todo = {c: [WorkItem(f"{c}{i}", "s", f"/{c}{i}.wav", "none", float(d)) for i, d in enumerate(rng.uniform(1, 8, n))]
+            for c, n in (("long", 900), ("short", 300))}
+    counts = batch_counts(todo, parallelism=2, max_batch_size=512)
+    assert counts == {"long": 5, "short": 2}
+    batches = [b for c, n in counts.items() for b in balanced_batches(c, todo[c], n, 512)]
+    total = sum(cost_s(v) for v in todo.values())
+    assert max(cost_s(b.items) for b in batches) <= total / 6 * 1.01  # no batch over 1/(3 per worker x 2)
+    for corpus in todo:
+        costs = [cost_s(b.items) for b in batches if b.corpus == corpus]
+        assert max(costs) / min(costs) < 1.02
+    assert sorted(i.utterance_id for b in batches for i in b.items) == sorted(i.utterance_id for v in todo.values() for i in v)
+    capped = batch_counts(todo, parallelism=1, max_batch_size=100)
+    assert capped == {"long": 9, "short": 3}
+    assert max(len(b.items) for b in balanced_batches("long", todo["long"], 9, 100)) <= 100
 
 
 def test_augmentation_needs_named_speakers(store):

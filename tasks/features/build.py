@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 from prefect import task
@@ -22,6 +24,8 @@ from tasks.ingest import read_manifest
 from tasks.store import Store
 
 ALL_SPEAKERS = "all"
+BATCHES_PER_WORKER = 3  # few tasks (each costs ~0.2 s of Prefect orchestration), yet a short tail
+FILE_COST_S = 1.0       # a file's fixed decode/write cost, in audio seconds of extraction it is worth
 
 
 class FeatureError(ValueError):
@@ -34,6 +38,7 @@ class WorkItem:
     speaker_id: str
     path: str
     augmentation: str
+    duration_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -92,14 +97,36 @@ def wanted_items(manifest: pd.DataFrame, requests: list[AugmentationRequest],
         augmentations = [NO_AUGMENTATION]
         if row.speaker_id in augmentable:
             augmentations += [key for r in requests for key in r.keys()]
-        items += [WorkItem(row.utterance_id, row.speaker_id, row.path, a) for a in augmentations]
+        items += [WorkItem(row.utterance_id, row.speaker_id, row.path, a, row.duration_s) for a in augmentations]
     return items
+
+
+def cost_s(items: list[WorkItem]) -> float:
+    """Estimated extraction work: audio seconds plus a fixed share per file."""
+    return sum(item.duration_s + FILE_COST_S for item in items)
+
+
+def balanced_batches(corpus: str, items: list[WorkItem], n_batches: int, max_batch_size: int) -> list[Batch]:
+    """Contiguous runs of about equal cost, none over max_batch_size files."""
+    cost = np.array([item.duration_s + FILE_COST_S for item in items])
+    midpoints = np.cumsum(cost) - cost / 2
+    which = np.minimum((midpoints / cost.sum() * n_batches).astype(int), n_batches - 1)
+    runs = [[items[j] for j in np.flatnonzero(which == b)] for b in range(n_batches)]
+    return [Batch(corpus, run[i:i + max_batch_size]) for run in runs for i in range(0, len(run), max_batch_size)]
+
+
+def batch_counts(todo: dict[str, list[WorkItem]], parallelism: int, max_batch_size: int) -> dict[str, int]:
+    """Batches per corpus such that none holds more than 1/(BATCHES_PER_WORKER x workers) of all the work."""
+    cost = {corpus: cost_s(items) for corpus, items in todo.items() if items}
+    most = sum(cost.values()) / (BATCHES_PER_WORKER * max(1, parallelism))
+    return {corpus: min(len(todo[corpus]), max(math.ceil(c / most - 1e-9), -(-len(todo[corpus]) // max_batch_size)))
+            for corpus, c in cost.items()}
 
 
 @task(name="plan-features", cache_policy=NO_CACHE)
 def plan_features(store_url: str, feature_set: str, corpora: list[str] | None, augment: list[str],
-                  augment_speakers: list[str] | None, batch_size: int) -> FeaturePlan:
-    """Diff wanted rows against the store; only missing rows become batches."""
+                  augment_speakers: list[str] | None, max_batch_size: int, parallelism: int) -> FeaturePlan:
+    """Diff wanted rows against the store; only missing rows become batches, a few per worker."""
     fs = _feature_set(feature_set)
     try:
         requests = [AugmentationRequest.parse(a) for a in augment]
@@ -116,12 +143,15 @@ def plan_features(store_url: str, feature_set: str, corpora: list[str] | None, a
     augmentable = speakers if augment_speakers == [ALL_SPEAKERS] else set(augment_speakers or []) & speakers
     store.write_json({**fs.describe(), "config_hash": fs.config_hash, "feature_names": fs.names()},
                      f"features/{feature_set}/_configs/{fs.config_hash}.json")
-    batches, present = [], 0
+    todo, present = {}, 0
     for corpus, rows in manifest.groupby("corpus", sort=True):
         done = existing_keys(store, feature_set, corpus, fs.config_hash)
-        todo = [i for i in wanted_items(rows, requests, augmentable) if (i.utterance_id, i.augmentation) not in done]
+        todo[corpus] = [i for i in wanted_items(rows, requests, augmentable)
+                        if (i.utterance_id, i.augmentation) not in done]
         present += len(done)
-        batches += [Batch(corpus, todo[i:i + batch_size]) for i in range(0, len(todo), batch_size)]
+    counts = batch_counts(todo, parallelism, max_batch_size)
+    batches = [b for corpus, n in counts.items() for b in balanced_batches(corpus, todo[corpus], n, max_batch_size)]
+    batches.sort(key=lambda b: -cost_s(b.items))  # biggest first: the tail is the smallest batches
     return FeaturePlan(feature_set, fs.config_hash, batches, present, sorted(augmentable))
 
 

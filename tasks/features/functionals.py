@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import librosa
 import numpy as np
+from scipy.ndimage import convolve1d
+from scipy.signal import savgol_coeffs
 
 from tasks.features.spectra import FrameConfig, compute_spectra
 
@@ -52,6 +55,53 @@ def spectral_shape(mag: np.ndarray, power: np.ndarray, freqs: np.ndarray, rollof
     return np.vstack([centroid, bandwidth, rolloff, flatness])
 
 
+@lru_cache(maxsize=8)
+def _delta_kernel(width: int, order: int) -> np.ndarray:
+    return savgol_coeffs(width, order, deriv=order)
+
+
+def delta(x: np.ndarray, width: int, order: int) -> np.ndarray:
+    """librosa.feature.delta(mode="nearest") with its Savitzky-Golay kernel built once, not per call."""
+    return convolve1d(x, _delta_kernel(width, order), axis=-1, mode="nearest")
+
+
+@lru_cache(maxsize=8)
+def _chroma_filterbank(sr: int, n_fft: int) -> np.ndarray:
+    return librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=0.0, n_chroma=12)
+
+
+def chromagram(power: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
+    """librosa.feature.chroma_stft(tuning=0) with the filterbank built once (it was 0.8 ms per file)."""
+    return librosa.util.normalize(_chroma_filterbank(sr, n_fft) @ power, norm=np.inf, axis=0)
+
+
+@lru_cache(maxsize=8)
+def _contrast_bands(sr: int, n_fft: int, fmin: float, n_bands: int, quantile: float) -> tuple:
+    """(first bin, end bin, count per side) of each octave band, as librosa.feature.spectral_contrast cuts them."""
+    freq = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    edges = np.concatenate([[0.0], fmin * 2.0 ** np.arange(n_bands + 1)])
+    bands = []
+    for k, (f_low, f_high) in enumerate(zip(edges[:-1], edges[1:])):
+        idx = np.flatnonzero((freq >= f_low) & (freq <= f_high))
+        first = idx[0] - 1 if k > 0 else idx[0]
+        end = len(freq) if k == n_bands else idx[-1] + 1
+        count = max(1, int(np.rint(quantile * (end - first))))
+        bands.append((first, end if k == n_bands else end - 1, count))
+    return tuple(bands)
+
+
+def spectral_contrast(mag: np.ndarray, sr: int, n_fft: int, fmin: float, n_bands: int,
+                      quantile: float = 0.02) -> np.ndarray:
+    """librosa.feature.spectral_contrast's numbers, 2x cheaper: partial sorts along contiguous rows."""
+    rows = np.ascontiguousarray(mag.T)
+    peak, valley = np.empty((n_bands + 1, rows.shape[0])), np.empty((n_bands + 1, rows.shape[0]))
+    for k, (first, end, q) in enumerate(_contrast_bands(sr, n_fft, fmin, n_bands, quantile)):
+        band, m = rows[:, first:end], end - first
+        band = np.sort(band, axis=1) if 2 * q > m else np.partition(band, [q - 1, m - q], axis=1)
+        valley[k], peak[k] = band[:, :q].mean(axis=1), band[:, m - q:].mean(axis=1)
+    return librosa.power_to_db(peak) - librosa.power_to_db(valley)
+
+
 def zero_crossing_rate(y: np.ndarray, frame_length: int, n_frames: int, hop_length: int) -> np.ndarray:
     """librosa's centred, edge-padded ZCR (|y| <= 1e-10 counts as zero) from one cumulative count."""
     negative = np.pad(y, frame_length // 2, mode="edge") < -1e-10
@@ -80,10 +130,9 @@ def low_level_descriptors(y: np.ndarray, cfg: FunctionalsConfig) -> np.ndarray:
     power, mag = spectra.power, spectra.magnitude
     n = power.shape[1]
     mfcc = spectra.mfcc(cfg.n_mfcc)
-    deltas = [librosa.feature.delta(mfcc, width=cfg.delta_width, order=o, mode="nearest") for o in (1, 2)]
-    chroma = librosa.feature.chroma_stft(S=power, sr=fc.sample_rate, n_fft=fc.n_fft, tuning=0.0)
-    contrast = librosa.feature.spectral_contrast(S=mag, sr=fc.sample_rate, n_fft=fc.n_fft, fmin=100.0,
-                                                 n_bands=cfg.n_contrast_bands)
+    deltas = [delta(mfcc, cfg.delta_width, order) for order in (1, 2)]
+    chroma = chromagram(power, fc.sample_rate, fc.n_fft)
+    contrast = spectral_contrast(mag, fc.sample_rate, fc.n_fft, 100.0, cfg.n_contrast_bands)
     rms = librosa.feature.rms(S=mag, frame_length=fc.n_fft)
     zcr = zero_crossing_rate(y, fc.win_length, n, fc.hop_length)
     # Voiced: loud enough (within 35 dB of the peak) and not noise-like; F0 counts only there.
