@@ -2,7 +2,7 @@
 
   plain    a sequential loop: librosa.load + MFCC-40 mean per file (the simplest seed's features),
            and the same loop in two processes over halves of the files: this machine's 2-core ceiling
-  serflow  build-features `functionals` (~1.2k features/file, augmentation-ready, contract-checked,
+  serflow  build-features `functionals` (~1.7k features/file, augmentation-ready, contract-checked,
            written to the Parquet store) on an existing Dask scheduler with 1 and with 2 warm workers,
            plus a cold run that starts its own LocalCluster (2 workers) inside the flow.
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ser_models.classic import RFConfig, SklearnEstimator, SVMConfig
+from ser_models.classic import LogRegConfig, RFConfig, SklearnEstimator, SVMConfig
 from ser_models.cl import CLConfig, CNNLSTM
 from ser_models.cnn import CNN, CNNConfig
 from ser_models.ensemble import Ensemble
@@ -46,6 +46,8 @@ MODELS: dict[str, ModelSpec] = {
     "svm": ModelSpec("svm", ("functionals",), lambda fs, seed: SklearnEstimator("svm", fs[0], SVMConfig(seed=seed)), True),
     "svm_linear": ModelSpec("svm_linear", ("functionals",),
                             lambda fs, seed: SklearnEstimator("svm_linear", fs[0], SVMConfig(kernel="linear", C=0.01, seed=seed)), True),
+    "logreg": ModelSpec("logreg", ("functionals",),
+                        lambda fs, seed: SklearnEstimator("logreg", fs[0], LogRegConfig(seed=seed)), True),
     "rf": ModelSpec("rf", ("functionals",), lambda fs, seed: SklearnEstimator("rf", fs[0], RFConfig(seed=seed)), True),
     "cnn": ModelSpec("cnn", ("logmel",), _cnn, False),
     "cl": ModelSpec("cl", ("logmel", "mfcc_seq"), _cl, False),

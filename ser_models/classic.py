@@ -1,4 +1,4 @@
-"""`svm` (RBF or linear) and `rf` on utterance-level vectors: scikit-learn pipelines saved with skops."""
+"""`svm` (RBF or linear), `logreg` and `rf` on utterance-level vectors: scikit-learn pipelines saved with skops."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import skops.io as sio
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -35,8 +37,28 @@ class RFConfig:
     seed: int = 0
 
 
-def build_pipeline(config: SVMConfig | RFConfig) -> Pipeline:
+@dataclass(frozen=True)
+class LogRegConfig:
+    """Multinomial logistic regression whose L2 strength is chosen by speaker-grouped folds of the
+    training speakers only, so the test speakers never pick a hyper-parameter."""
+
+    Cs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3)
+    inner_folds: int = 3
+    max_iter: int = 3000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.Cs or min(self.Cs) <= 0 or self.inner_folds < 2:
+            raise ValueError("LogRegConfig needs positive Cs and inner_folds >= 2")
+
+
+Config = SVMConfig | RFConfig | LogRegConfig
+
+
+def build_pipeline(config: Config, speakers: np.ndarray | None = None) -> Pipeline:
     """Scaling + classifier, balanced class weights for imbalanced corpora."""
+    if isinstance(config, LogRegConfig):
+        return make_pipeline(StandardScaler(), _logreg(config, speakers))
     if isinstance(config, SVMConfig):
         return make_pipeline(StandardScaler(), SVC(kernel=config.kernel, C=config.C, gamma=config.gamma,
                                                    probability=True, class_weight="balanced",
@@ -47,8 +69,19 @@ def build_pipeline(config: SVMConfig | RFConfig) -> Pipeline:
         random_state=config.seed))
 
 
+def _logreg(config: LogRegConfig, speakers: np.ndarray | None) -> LogisticRegression | LogisticRegressionCV:
+    """C by inner speaker-grouped CV when there are speakers to hold out, else the middle of the grid."""
+    n_speakers = 0 if speakers is None else len(np.unique(speakers))
+    common = {"class_weight": "balanced", "max_iter": config.max_iter, "random_state": config.seed}
+    if n_speakers < 2:
+        return LogisticRegression(C=config.Cs[len(config.Cs) // 2], **common)
+    folds = list(GroupKFold(min(config.inner_folds, n_speakers)).split(np.zeros(len(speakers)), groups=speakers))
+    return LogisticRegressionCV(Cs=list(config.Cs), cv=folds, scoring="balanced_accuracy", l1_ratios=(0.0,),
+                                use_legacy_attributes=False, **common)
+
+
 class SklearnEstimator(Estimator):
-    def __init__(self, kind: str, feature_set: str, config: SVMConfig | RFConfig) -> None:
+    def __init__(self, kind: str, feature_set: str, config: Config) -> None:
         self.kind, self.feature_sets, self.config = kind, (feature_set,), config
         self.pipeline: Pipeline | None = None
         self.classes: list[str] = []
@@ -57,8 +90,14 @@ class SklearnEstimator(Estimator):
         """No early stopping here, so the validation speakers are trained on too."""
         self.classes = classes
         data = train if val is None or not len(val) else _concat(train, val)
-        self.pipeline = build_pipeline(self.config).fit(data.vectors(self.feature_sets[0]), self.labels(data))
-        return {"rows": len(data)}
+        pipeline = build_pipeline(self.config, data.rows["speaker_id"].to_numpy())
+        self.pipeline = pipeline.fit(data.vectors(self.feature_sets[0]), self.labels(data))
+        return {"rows": len(data), **self._chosen()}
+
+    def _chosen(self) -> dict[str, Any]:
+        """What the inner speaker-grouped search picked, for the model card."""
+        search = self.pipeline.named_steps.get("logisticregressioncv")
+        return {"chosen_C": float(search.C_)} if search is not None else {}
 
     def predict_proba(self, data: FeatureData) -> np.ndarray:
         out = np.zeros((len(data), len(self.classes)), dtype=np.float32)
@@ -73,7 +112,9 @@ class SklearnEstimator(Estimator):
 
     @classmethod
     def load(cls, folder: Path, kind: str, feature_set: str, classes: list[str], hyper: dict) -> SklearnEstimator:
-        config = (SVMConfig if "kernel" in hyper["config"] else RFConfig)(**hyper["config"])
+        fields = hyper["config"]
+        config = (SVMConfig(**fields) if "kernel" in fields else
+                  LogRegConfig(**{**fields, "Cs": tuple(fields["Cs"])}) if "Cs" in fields else RFConfig(**fields))
         est = cls(kind, feature_set, config)
         path = folder / "model.skops"
         untrusted = sio.get_untrusted_types(file=path)

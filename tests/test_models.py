@@ -31,7 +31,7 @@ def split(data: FeatureData, test_speaker: str = "syn:04"):
     return data.subset(np.flatnonzero(~test)), data.subset(np.flatnonzero(test))
 
 
-@pytest.mark.parametrize("model", ["mlp", "svm", "svm_linear", "rf", "cnn", "cl", "ensemble"])
+@pytest.mark.parametrize("model", ["mlp", "svm", "svm_linear", "logreg", "rf", "cnn", "cl", "ensemble"])
 def test_model_learns_unseen_speaker_and_round_trips(model, data, tmp_path):
     train, test = split(data)
     classes = class_list(data.rows["emotion"])
@@ -44,6 +44,19 @@ def test_model_learns_unseen_speaker_and_round_trips(model, data, tmp_path):
     est.save(tmp_path)
     loaded = load_estimator(tmp_path, est.kind, list(est.feature_sets), classes, est.hyperparameters())
     assert np.allclose(loaded.predict_proba(test), proba, atol=1e-5)
+
+
+def test_logreg_picks_C_on_speaker_grouped_inner_folds(data):
+    from ser_models.classic import LogRegConfig
+
+    train, _ = split(data)
+    est = build_estimator("logreg")
+    info = est.fit(train, None, class_list(data.rows["emotion"]))
+    speakers = train.rows["speaker_id"].to_numpy()
+    folds = est.pipeline.named_steps["logisticregressioncv"].cv
+    assert info["chosen_C"] in LogRegConfig().Cs and len(folds) == 3
+    for inner_train, inner_test in folds:  # a held-out inner speaker is never also trained on
+        assert not set(speakers[inner_train]) & set(speakers[inner_test])
 
 
 def test_long_input_is_windowed_and_averaged(data):

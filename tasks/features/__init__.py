@@ -13,7 +13,7 @@ from tasks.features.frames import (LogMelConfig, Mfcc40MeanConfig, MfccSeqConfig
                                    mfcc_seq)
 from tasks.features.functionals import FunctionalsConfig, feature_names, functionals
 
-FEATURE_CODE_VERSION = 2  # bump when extraction code changes its output for the same config
+FEATURE_CODE_VERSION = 3  # bump when extraction code changes its output for the same config
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The `functionals` set: statistics over time of ~150 low-level descriptors, one vector per utterance."""
+"""The `functionals` set: statistics over time of ~200 low-level descriptors, one vector per utterance."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,7 +33,8 @@ def descriptor_names(cfg: FunctionalsConfig) -> list[str]:
     mfcc = [f"mfcc{i:02d}" for i in range(cfg.n_mfcc)]
     return [*mfcc, *(f"d_{m}" for m in mfcc), *(f"dd_{m}" for m in mfcc),
             *(f"chroma{i:02d}" for i in range(12)), *(f"contrast{i}" for i in range(cfg.n_contrast_bands + 1)),
-            "zcr", "rms", "f0_st", "voiced", "centroid_hz", "bandwidth_hz", "rolloff_hz", "flatness"]
+            "zcr", "rms", "f0_st", "voiced", "centroid_hz", "bandwidth_hz", "rolloff_hz", "flatness",
+            *(f"mel{i:02d}" for i in range(cfg.frames.n_mels))]
 
 
 def feature_names(cfg: FunctionalsConfig) -> list[str]:
@@ -141,7 +142,7 @@ def low_level_descriptors(y: np.ndarray, cfg: FunctionalsConfig) -> np.ndarray:
     f0_st = pitch_semitones(y, cfg, n) * voiced
     freqs = librosa.fft_frequencies(sr=fc.sample_rate, n_fft=fc.n_fft).astype(np.float32)
     lld = np.vstack([mfcc, *deltas, chroma, contrast, zcr[None], rms, f0_st[None], voiced[None],
-                     spectral_shape(mag, power, freqs, cfg.rolloff_fraction)])
+                     spectral_shape(mag, power, freqs, cfg.rolloff_fraction), spectra.mel_db])
     return np.nan_to_num(lld, nan=0.0, posinf=0.0, neginf=0.0)
 
 
