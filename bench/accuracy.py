@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
 RESULTS = ROOT / "bench" / "results" / "accuracy.json"
 CV = {"emodb": "loso", "ravdess": "speaker-kfold:5"}
-MODELS = ["mlp", "svm", "svm_linear", "rf", "cnn", "cl", "ensemble"]
+MODELS = ["mlp", "svm", "svm_linear", "logreg", "rf", "cnn", "cl", "ensemble"]
 
 
 def load_results() -> dict:
@@ -87,6 +87,7 @@ def main() -> None:
                        "final_train_minutes": card["train_seconds"]["final"] / 60,
                        "wall_minutes_incl_features": (time.perf_counter() - start) / 60,
                        "cpu_count": os.cpu_count(), "version": f"{summary.name}:{summary.version}",
+                       "feature_config_hashes": card["feature_config_hashes"], "code_version": card["code_version"],
                        "command": f"python bench/accuracy.py --corpora {corpus} --models {model} --augment {augment}"
                                   + ("" if norm else " --no-speaker-norm")}
                 save_result(f"{corpus}|{model}|{augment}{suffix}", row)

@@ -121,6 +121,12 @@ def test_batches_balance_audio_seconds_across_workers():
     assert max(len(b.items) for b in balanced_batches("long", todo["long"], 9, 100)) <= 100
 
 
+def test_parallelism_is_the_schedulers_worker_threads(dask_address):
+    from flows.fanout import parallelism
+
+    assert parallelism(None, dask_address) == 2 and parallelism(3, None) == 3
+
+
 def test_augmentation_needs_named_speakers(store):
     with pytest.raises(FeatureError, match="augment-speakers"):
         build_features(feature_set="mfcc40_mean", augment=["pitch"], store=store)

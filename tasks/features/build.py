@@ -40,6 +40,11 @@ class WorkItem:
     augmentation: str
     duration_s: float = 0.0
 
+    @property
+    def cost_s(self) -> float:
+        """Estimated extraction work: audio seconds plus a fixed share per file."""
+        return self.duration_s + FILE_COST_S
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -102,13 +107,12 @@ def wanted_items(manifest: pd.DataFrame, requests: list[AugmentationRequest],
 
 
 def cost_s(items: list[WorkItem]) -> float:
-    """Estimated extraction work: audio seconds plus a fixed share per file."""
-    return sum(item.duration_s + FILE_COST_S for item in items)
+    return sum(item.cost_s for item in items)
 
 
 def balanced_batches(corpus: str, items: list[WorkItem], n_batches: int, max_batch_size: int) -> list[Batch]:
     """Contiguous runs of about equal cost, none over max_batch_size files."""
-    cost = np.array([item.duration_s + FILE_COST_S for item in items])
+    cost = np.array([item.cost_s for item in items])
     midpoints = np.cumsum(cost) - cost / 2
     which = np.minimum((midpoints / cost.sum() * n_batches).astype(int), n_batches - 1)
     runs = [[items[j] for j in np.flatnonzero(which == b)] for b in range(n_batches)]
