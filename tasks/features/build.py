@@ -25,7 +25,7 @@ from tasks.store import Store
 
 ALL_SPEAKERS = "all"
 BATCHES_PER_WORKER = 6  # few tasks (each costs ~0.2 s of Prefect orchestration), yet a short tail
-FILE_COST_S = 1.0       # a file's fixed decode/write cost, in audio seconds of extraction it is worth
+FILE_COST_S = 1.0       # estimate: a file's fixed open/row/write cost, in audio seconds of extraction
 
 
 class FeatureError(ValueError):
