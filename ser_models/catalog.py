@@ -86,7 +86,4 @@ def load_estimator(folder: Path, kind: str, feature_sets: list[str], classes: li
         ens = Ensemble(members)
         ens.classes = classes
         return ens
-    est = MODELS[kind].build(tuple(feature_sets), 0)
-    if isinstance(est, SklearnEstimator):
-        return SklearnEstimator.load(folder, kind, feature_sets[0], classes, hyper)
-    return est.load_weights(folder, classes, hyper)
+    return MODELS[kind].build(tuple(feature_sets), 0).load_weights(folder, classes, hyper)

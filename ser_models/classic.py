@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from ser_models.data import FeatureData
-from ser_models.estimator import Estimator
+from ser_models.estimator import Estimator, config_from_card
 
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
 
@@ -110,19 +110,16 @@ class SklearnEstimator(Estimator):
     def hyperparameters(self) -> dict[str, Any]:
         return {"config": asdict(self.config)}
 
-    @classmethod
-    def load(cls, folder: Path, kind: str, feature_set: str, classes: list[str], hyper: dict) -> SklearnEstimator:
-        fields = hyper["config"]
-        config = (SVMConfig(**fields) if "kernel" in fields else
-                  LogRegConfig(**{**fields, "Cs": tuple(fields["Cs"])}) if "Cs" in fields else RFConfig(**fields))
-        est = cls(kind, feature_set, config)
+    def load_weights(self, folder: Path, classes: list[str], hyper: dict) -> SklearnEstimator:
+        """The card's config (same class as the catalog built) and the skops pipeline, type allow-listed."""
+        self.config, self.classes = config_from_card(type(self.config), hyper["config"]), classes
         path = folder / "model.skops"
         untrusted = sio.get_untrusted_types(file=path)
         foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
         if foreign:
             raise ValueError(f"{path} references types outside scikit-learn/numpy: {json.dumps(foreign)}")
-        est.pipeline, est.classes = sio.load(path, trusted=untrusted), classes
-        return est
+        self.pipeline = sio.load(path, trusted=untrusted)
+        return self
 
 
 def _concat(a: FeatureData, b: FeatureData) -> FeatureData:

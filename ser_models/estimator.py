@@ -10,6 +10,11 @@ import numpy as np
 from ser_models.data import FeatureData
 
 
+def config_from_card(config_cls: type, fields: dict[str, Any]) -> Any:
+    """A frozen config dataclass back from a model card, JSON lists turned back into its tuples."""
+    return config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+
+
 class Estimator(ABC):
     """fit on labelled rows, predict class probabilities, save/load without pickle."""
 

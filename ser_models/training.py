@@ -13,7 +13,7 @@ from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
 from ser_models.data import FeatureData
-from ser_models.estimator import Estimator
+from ser_models.estimator import Estimator, config_from_card
 
 
 @dataclass(frozen=True)
@@ -159,8 +159,7 @@ class TorchEstimator(Estimator):
 
     def load_weights(self, folder: Path, classes: list[str], hyper: dict) -> TorchEstimator:
         """Rebuild the net from the card's config and load weights with weights_only=True (no pickle)."""
-        cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in hyper["config"].items()}
-        self.config, self.classes = self.config_cls(**cfg), classes
+        self.config, self.classes = config_from_card(self.config_cls, hyper["config"]), classes
         self.net = self.net_cls(self.config)
         self.net.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
         self.net.eval()
