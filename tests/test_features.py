@@ -76,6 +76,7 @@ def test_config_hash_versions_the_config():
     fs = FEATURE_SETS["mfcc_seq"]
     other = replace(fs, config=replace(fs.config, n_mfcc=13))
     assert other.config_hash != fs.config_hash and other.extract(tone()).shape[1] == 13
+    assert replace(fs, code_version=fs.code_version + 1).config_hash != fs.config_hash
 
 
 @pytest.fixture(scope="module")

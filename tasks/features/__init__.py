@@ -13,9 +13,6 @@ from tasks.features.frames import (LogMelConfig, Mfcc40MeanConfig, MfccSeqConfig
                                    mfcc_seq)
 from tasks.features.functionals import FunctionalsConfig, feature_names, functionals
 
-FEATURE_CODE_VERSION = 3  # bump when extraction code changes its output for the same config
-
-
 @dataclass(frozen=True)
 class FeatureSet:
     """A named extractor with its config; the config hash versions the stored rows."""
@@ -24,6 +21,7 @@ class FeatureSet:
     config: Any
     extract_fn: Callable[[np.ndarray, Any], np.ndarray]
     frame_level: bool
+    code_version: int  # bump when this set's extraction code changes its output for the same config
     names_fn: Callable[[Any], list[str]] | None = None
 
     def extract(self, y: np.ndarray) -> np.ndarray:
@@ -31,7 +29,7 @@ class FeatureSet:
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
     def describe(self) -> dict[str, Any]:
-        return {"feature_set": self.name, "config": asdict(self.config), "code_version": FEATURE_CODE_VERSION}
+        return {"feature_set": self.name, "config": asdict(self.config), "code_version": self.code_version}
 
     @property
     def config_hash(self) -> str:
@@ -46,10 +44,10 @@ class FeatureSet:
 
 
 FEATURE_SETS: dict[str, FeatureSet] = {
-    "functionals": FeatureSet("functionals", FunctionalsConfig(), functionals, False, feature_names),
-    "logmel": FeatureSet("logmel", LogMelConfig(), logmel, True),
-    "mfcc_seq": FeatureSet("mfcc_seq", MfccSeqConfig(), mfcc_seq, True),
-    "mfcc40_mean": FeatureSet("mfcc40_mean", Mfcc40MeanConfig(), mfcc40_mean, False),
+    "functionals": FeatureSet("functionals", FunctionalsConfig(), functionals, False, 3, feature_names),
+    "logmel": FeatureSet("logmel", LogMelConfig(), logmel, True, 2),
+    "mfcc_seq": FeatureSet("mfcc_seq", MfccSeqConfig(), mfcc_seq, True, 2),
+    "mfcc40_mean": FeatureSet("mfcc40_mean", Mfcc40MeanConfig(), mfcc40_mean, False, 2),
 }
 
 
