@@ -108,11 +108,11 @@ def test_batches_balance_audio_seconds_across_workers():
     rng = np.random.default_rng(0)
     todo = {c: [WorkItem(f"{c}{i}", "s", f"/{c}{i}.wav", "none", float(d)) for i, d in enumerate(rng.uniform(1, 8, n))]
             for c, n in (("long", 900), ("short", 300))}
-    counts = batch_counts(todo, parallelism=2, max_batch_size=512)
+    counts = batch_counts(todo, parallelism=6, max_batch_size=512)
     assert counts == {"long": 10, "short": 3}
     batches = [b for c, n in counts.items() for b in balanced_batches(c, todo[c], n, 512)]
     total = sum(cost_s(v) for v in todo.values())
-    assert max(cost_s(b.items) for b in batches) <= total / 12 * 1.01  # no batch over 1/(6 per worker x 2)
+    assert max(cost_s(b.items) for b in batches) <= total / 12 * 1.01  # no batch over 1/(2 per worker x 6)
     for corpus in todo:
         costs = [cost_s(b.items) for b in batches if b.corpus == corpus]
         assert max(costs) / min(costs) < 1.02
