@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default=default_store())
     add_dask_args(p)
     p.add_argument("--batch-size", type=int, default=512,
-                   help="most files per Prefect task (batches are cut by audio length, 6 per worker)")
+                   help="most files per Prefect task (batches are cut by audio length, 2 per worker)")
     p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("train", help="cross-validate a model speaker-independently and register it")
