@@ -85,23 +85,17 @@ def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: b
         return {"seconds": time.perf_counter() - start, "audio_s": summary.audio_s, "rows": summary.computed_rows}
 
 
-def _cpu_jiffies() -> tuple[int, int] | None:
-    """(steal, total) CPU time from /proc/stat; None off Linux."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    return fields[7], sum(fields)
-
-
 def with_steal(run_fn, *args, **kwargs) -> dict:
     """Run one measurement and record the share of CPU time the hypervisor took away meanwhile
     (this VM's timings drift with it)."""
-    before = _cpu_jiffies()
+    import psutil  # dask.distributed's own dependency
+
+    before = psutil.cpu_times()
     run = run_fn(*args, **kwargs)
-    after = _cpu_jiffies()
-    if before and after and after[1] > before[1]:
-        run["steal_pct"] = 100 * (after[0] - before[0]) / (after[1] - before[1])
+    after = psutil.cpu_times()
+    if hasattr(after, "steal"):  # Linux only
+        total = sum(after[:8]) - sum(before[:8])  # guest time is already inside user/nice
+        run["steal_pct"] = 100 * (after.steal - before.steal) / max(total, 1e-9)
     return run
 
 

@@ -24,7 +24,7 @@ from tasks.ingest import read_manifest
 from tasks.store import Store
 
 ALL_SPEAKERS = "all"
-BATCHES_PER_WORKER = 2  # few tasks: each costs ~0.6 CPU-s of Prefect and contract overhead; cost balance keeps the tail short
+BATCHES_PER_WORKER = 2  # each batch costs ~0.6 CPU-s of Prefect and contract overhead; cost balance keeps the tail short
 FILE_COST_S = 1.0       # estimate: a file's fixed open/row/write cost, in audio seconds of extraction
 
 
