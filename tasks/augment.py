@@ -5,8 +5,11 @@ import hashlib
 import json
 import random
 import re
+import sys
 import threading
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -22,7 +25,7 @@ from tasks.audio import resample
 
 NO_AUGMENTATION = "none"
 TELEPHONE_SR = 8_000
-_RNG_LOCK = threading.Lock()  # audiomentations draws from the global `random`/`np.random` state
+_RNG_LOCK = threading.Lock()  # one chain at a time may point audiomentations at private generators
 
 
 class TelephoneChannel(BaseWaveformTransform):
@@ -116,14 +119,43 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+class _NumpyWithPrivateRandom:
+    """numpy as a chain's modules see it while it runs: `np.random` is a private, seeded RandomState."""
+
+    def __init__(self, seed: int) -> None:
+        self.numpy, self.random = np, np.random.RandomState(seed)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.numpy, name)
+
+
+@contextmanager
+def _private_generators(chain: am.Compose, seed: int) -> Iterator[None]:
+    """Seed a chain without the global RNGs, which a Dask worker's other threads draw from too.
+
+    audiomentations draws from the module-level `random` and `np.random`; seeding those globals let
+    Dask's and Prefect's background threads steal draws (45 of 535 EMO-DB copies once differed). So
+    the modules that define the chain's classes see private generators, seeded exactly as
+    `random.seed`/`np.random.seed` would be, for the length of one chain.
+    """
+    globals_ = {"random": random, "np": np}
+    private = {"random": random.Random(seed), "np": _NumpyWithPrivateRandom(seed)}
+    modules = {sys.modules[cls.__module__] for t in [chain, *chain.transforms] for cls in type(t).__mro__}
+    patched = [(m, name) for m in modules for name, module in globals_.items() if getattr(m, name, None) is module]
+    with _RNG_LOCK:
+        for m, name in patched:
+            setattr(m, name, private[name])
+        try:
+            yield
+        finally:
+            for m, name in patched:
+                setattr(m, name, globals_[name])
+
+
 def augment(y: np.ndarray, sr: int, utterance_id: str, augmentation: str) -> tuple[np.ndarray, str]:
     """Apply '<preset>#<copy>' to mono audio; returns the audio and the drawn parameters as JSON."""
-    preset = augmentation.split("#", 1)[0]
-    chain = build_chain(preset)
-    with _RNG_LOCK:
-        seed = seed_for(utterance_id, augmentation)
-        random.seed(seed)
-        np.random.seed(seed)
+    chain = build_chain(augmentation.split("#", 1)[0])
+    with _private_generators(chain, seed_for(utterance_id, augmentation)):
         out = chain(samples=y.astype(np.float32), sample_rate=sr)
     params = [{"type": type(t).__name__, **{k: _jsonable(v) for k, v in t.parameters.items()}}
               for t in chain.transforms]

@@ -46,3 +46,31 @@ def test_transform_validates_parameters():
         AugmentationRequest.parse("reverbx2")
     assert AugmentationRequest.parse("noise+pitchx3").keys() == ["noise+pitch#0", "noise+pitch#1", "noise+pitch#2"]
     assert AugmentationRequest.parse("telephone").keys() == ["telephone#0"]
+
+
+def test_copies_ignore_other_threads_drawing_from_the_global_generators():
+    """A Dask worker's comms and Prefect's clients draw from `random` while a batch augments."""
+    import random
+    import threading
+
+    y = speechlike()
+    keys = [(f"c/u{i}.wav", f"{preset}#0") for i in range(4) for preset in ("noise+pitch", "gain", "shift")]
+    quiet = [augment(y, 16_000, *key) for key in keys]
+    stop = threading.Event()
+
+    def draw_forever() -> None:
+        while not stop.is_set():
+            random.seed(1)
+            random.random()
+            np.random.seed(1)
+            np.random.normal(size=8)
+
+    noisy = threading.Thread(target=draw_forever)
+    noisy.start()
+    try:
+        busy = [augment(y, 16_000, *key) for key in keys]
+    finally:
+        stop.set()
+        noisy.join()
+    for (a, pa), (b, pb) in zip(quiet, busy):
+        assert pa == pb and np.array_equal(a, b)
