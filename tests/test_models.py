@@ -96,3 +96,16 @@ def test_speaker_norm_removes_a_speaker_offset(data, tmp_path):
     assert np.allclose(loaded.predict_proba(shifted), est.predict_proba(shifted), atol=1e-5)
     one = FeatureData(test.rows.head(1), {"functionals": test.inputs["functionals"][:1]})
     assert np.isfinite(est.predict_proba(one)).all()  # a one-row group leans on population statistics
+
+
+@pytest.mark.parametrize("model", ["mlp", "rf", "cnn", "cl"])
+def test_training_twice_gives_the_same_model(model, data):
+    """Every random draw in training is seeded: the same command gives the same numbers twice."""
+    train, test = split(data)
+    classes = class_list(data.rows["emotion"])
+    probas = []
+    for _ in range(2):
+        est = build_estimator(model, max_epochs=4)
+        est.fit(train, None, classes)
+        probas.append(est.predict_proba(test))
+    assert np.allclose(probas[0], probas[1], atol=1e-6)
