@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -119,13 +120,13 @@ def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: b
         return {"seconds": time.perf_counter() - start, "audio_s": summary.audio_s, "rows": summary.computed_rows}
 
 
-def with_steal(run_fn, *args, **kwargs) -> dict:
+def with_steal(measure: Callable[[], dict]) -> dict:
     """Run one measurement and record the share of CPU time the hypervisor took away meanwhile
     (this VM's timings drift with it)."""
     import psutil  # dask.distributed's own dependency
 
     before = psutil.cpu_times()
-    run = run_fn(*args, **kwargs)
+    run = measure()
     after = psutil.cpu_times()
     if hasattr(after, "steal"):  # Linux only
         total = sum(after[:8]) - sum(before[:8])  # guest time is already inside user/nice
@@ -134,8 +135,8 @@ def with_steal(run_fn, *args, **kwargs) -> dict:
 
 
 def rates(run: dict, n_files: int) -> dict:
-    return {**{k: round(v, 2) if isinstance(v, float) else v for k, v in run.items()}, "files_per_s": round(n_files / run["seconds"], 2),
-            "x_realtime": round(run["audio_s"] / run["seconds"], 1)}
+    return {**{k: round(v, 2) if isinstance(v, float) else v for k, v in run.items()},
+            "files_per_s": round(n_files / run["seconds"], 2), "x_realtime": round(run["audio_s"] / run["seconds"], 1)}
 
 
 def main() -> None:
