@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -22,27 +23,27 @@ EMODB = ROOT.parent / "shared" / "corpora" / "emodb"
 def build(store: str) -> None:
     from flows.features import build_features
     from flows.ingest import ingest_corpus
+    from tasks.features.build import ALL_SPEAKERS
 
     ingest_corpus("emodb", str(EMODB), store=store)
-    speakers = [r[0] for r in duckdb.sql(
-        f"select distinct speaker_id from read_parquet('{store}/manifests/utterances/**/*.parquet')").fetchall()]
-    build_features(feature_set="mfcc40_mean", augment=["noise+pitch"], augment_speakers=speakers, store=store,
-                   workers=2)
+    build_features(feature_set="mfcc40_mean", augment=["noise+pitch"], augment_speakers=[ALL_SPEAKERS],
+                   store=store, workers=2)
 
 
 def check(store: str, feature_set: str) -> None:
-    from tasks.audio import load
+    from tasks.audio import TARGET_SR, load
     from tasks.augment import augment
 
+    decoded = lru_cache(maxsize=1)(load)  # rows come ordered by file: each file is decoded once
     rows = duckdb.sql(
         f"select f.config_hash, u.utterance_id, u.path, f.augmentation, f.aug_params "
         f"from read_parquet('{store}/features/{feature_set}/**/*.parquet', hive_partitioning=true) f "
         f"join read_parquet('{store}/manifests/utterances/**/*.parquet') u using (utterance_id) "
-        f"where f.augmentation <> 'none' order by all").fetchall()
+        f"where f.augmentation <> 'none' order by u.path, f.config_hash, f.augmentation").fetchall()
     differ: dict[str, list[int]] = {}
     for config_hash, utterance_id, path, augmentation, params in rows:
         counts = differ.setdefault(config_hash, [0, 0])
-        counts[0] += augment(load(path), 16_000, utterance_id, augmentation)[1] != params
+        counts[0] += augment(decoded(path), TARGET_SR, utterance_id, augmentation)[1] != params
         counts[1] += 1
     for config_hash, (bad, total) in sorted(differ.items()):
         print(f"{feature_set} {config_hash}: {bad} of {total} augmented rows differ from their seed's parameters")

@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,21 +55,20 @@ def per_file_ms(paths: list[str]) -> dict:
     from tasks.features import get_feature_set
     from tasks.features.build import Batch, WorkItem, compute_batch
 
+    def timed(stage: Callable[[list], Any], items: list) -> tuple[Any, float]:
+        stage(items[:2])  # first calls (JIT, caches) before the clock
+        start = time.perf_counter()
+        out = stage(items)
+        return out, round((time.perf_counter() - start) / len(items) * 1000, 2)
+
     fs = get_feature_set("functionals")
-    audio = [load(p) for p in paths]
-    stages = {"decode": lambda few: [load(p) for p in paths[few]],
-              "functionals": lambda few: [fs.extract(y) for y in audio[few]],
-              "serflow_compute_batch": lambda few: compute_batch(
-                  Batch("profile", [WorkItem(p, "s", p, "none") for p in paths[few]]), "functionals"),
-              "plain": lambda few: plain_loop(paths[few])}
-    out = {}
     with threadpool_limits(1):
-        for name, stage in stages.items():
-            stage(slice(0, 2))  # first calls (JIT, caches) before the clock
-            start = time.perf_counter()
-            stage(slice(None))
-            out[name] = round((time.perf_counter() - start) / len(paths) * 1000, 2)
-    return out
+        audio, decode = timed(lambda ps: [load(p) for p in ps], paths)
+        _, extract = timed(lambda ys: [fs.extract(y) for y in ys], audio)
+        _, batch = timed(lambda ps: compute_batch(Batch("profile", [WorkItem(p, "s", p, "none") for p in ps]),
+                                                  "functionals"), paths)
+        _, plain = timed(plain_loop, paths)
+    return {"decode": decode, "functionals": extract, "serflow_compute_batch": batch, "plain": plain}
 
 
 def plain_loop_2proc(paths: list[str]) -> dict:

@@ -123,6 +123,7 @@ class _NumpyWithPrivateRandom:
     """numpy as a chain's modules see it while it runs: `np.random` is a private, seeded RandomState."""
 
     def __init__(self, seed: int) -> None:
+        # Held here, not looked up as `np`: this module's own `np` is patched too while TelephoneChannel runs.
         self.numpy, self.random = np, np.random.RandomState(seed)
 
     def __getattr__(self, name: str) -> Any:
