@@ -150,9 +150,11 @@ def main() -> None:
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
+    from flows import without_heartbeats
     from flows.ingest import ingest_corpus
 
-    with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
+    with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120), \
+            without_heartbeats():
         api_url, store = PREFECT_API_URL.value(), tmp + "/store"
         corpora = {}
         for name in ("emodb", "ravdess"):

@@ -54,7 +54,9 @@ def main() -> None:
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
+    from flows import without_heartbeats
+
+    with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120), without_heartbeats():
         store = f"{tmp}/store"
         synth_corpus(Path(tmp, "corpus"), n_speakers=6, repetitions=1)
         ingest_corpus(kind="ravdess", path=f"{tmp}/corpus", name="syn", store=store)

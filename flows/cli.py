@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from flows import without_heartbeats
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
@@ -239,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     from tasks.ingest import IngestError
 
     try:
-        args.func(args)
+        with without_heartbeats():
+            args.func(args)
     except (UserError, IngestError, FeatureError, TrainError, RegistryError, ContractViolation) as exc:
         print(f"serflow: error: {exc}", file=sys.stderr)
         return 2

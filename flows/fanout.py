@@ -1,4 +1,4 @@
-"""Fanning batches out over Dask: the task runner, and progress as batches finish."""
+"""Fanning batches out over Dask: the task runner, submission, and progress as batches finish."""
 from __future__ import annotations
 
 import logging
@@ -8,6 +8,7 @@ from typing import Any
 
 import dask
 from prefect.client.orchestration import get_client
+from prefect import Task
 from prefect.futures import PrefectFuture, as_completed
 from prefect.logging import get_run_logger
 from prefect_dask import DaskTaskRunner
@@ -45,6 +46,19 @@ def parallelism(workers: int | None, dask_address: str | None) -> int:
         with Client(dask_address, timeout=30, set_as_default=False) as client:
             return max(1, sum(client.nthreads().values()))
     return workers or os.cpu_count() or 1
+
+
+def fan_out(task: Task, parameter_sets: Sequence[dict[str, Any]], sizes: Sequence[int], workers: int | None,
+            dask_address: str | None, label: str, unit: str, show_progress: bool,
+            describe: Callable[[Any], str]) -> list[Any]:
+    """One run of `task` per parameter set on Dask, inside the calling flow run; results as they finish.
+
+    The runner is used as a context manager (Prefect 3's documented use) rather than through a subflow:
+    a subflow would carry every batch in its parameters, which Prefect stores and ships with each task.
+    """
+    with dask_task_runner(workers, dask_address) as runner:
+        futures = [runner.submit(task, parameters) for parameters in parameter_sets]
+        return collect(futures, sizes, label, unit, show_progress, describe)
 
 
 def collect(futures: Sequence[PrefectFuture], sizes: Sequence[int], label: str, unit: str,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from prefect import flow
 from prefect.logging import get_run_logger
 
-from flows.fanout import collect, dask_task_runner, parallelism
-from tasks.features.build import BatchResult, FeaturePlan, build_feature_batch, plan_features
+from flows.fanout import fan_out, parallelism
+from tasks.features.build import build_feature_batch, plan_features
 from tasks.store import default_store
 
 
@@ -29,15 +29,6 @@ class FeatureSummary:
                 f"{self.failed} quarantined, {self.already_present} already present; {rate}"]
 
 
-@flow(name="extract-feature-batches")
-def extract_batches(plan: FeaturePlan, store_url: str, show_progress: bool = False) -> list[BatchResult]:
-    """Submit every batch to the task runner; results come back as batches finish."""
-    futures = [build_feature_batch.submit(store_url, b, plan.feature_set, plan.config_hash, plan.augmentable_speakers)
-               for b in plan.batches]
-    return collect(futures, [len(b.items) for b in plan.batches], plan.feature_set, "file", show_progress,
-                   lambda r: f"{r.rows} rows, {r.failures} failed")
-
-
 @flow(name="build-features")
 def build_features(feature_set: str = "functionals", corpus: list[str] | None = None,
                    augment: list[str] | None = None, augment_speakers: list[str] | None = None,
@@ -53,8 +44,11 @@ def build_features(feature_set: str = "functionals", corpus: list[str] | None = 
     start = time.perf_counter()
     results = []
     if plan.batches:
-        runner = dask_task_runner(workers, dask_address)
-        results = extract_batches.with_options(task_runner=runner)(plan, store_url, show_progress)
+        parameter_sets = [{"store_url": store_url, "batch": b, "feature_set": feature_set,
+                           "config_hash": plan.config_hash, "augmentable_speakers": plan.augmentable_speakers}
+                          for b in plan.batches]
+        results = fan_out(build_feature_batch, parameter_sets, [len(b.items) for b in plan.batches], workers,
+                          dask_address, feature_set, "file", show_progress, lambda r: f"{r.rows} rows, {r.failures} failed")
     summary = FeatureSummary(feature_set, plan.config_hash, sum(r.rows for r in results),
                              sum(r.failures for r in results), plan.already_present,
                              sum(r.audio_s for r in results), time.perf_counter() - start)

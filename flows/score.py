@@ -9,7 +9,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.logging import get_run_logger
 
-from flows.fanout import collect, dask_task_runner, parallelism
+from flows.fanout import fan_out, parallelism
 from ser_models.inference import load_model
 from tasks.calls import STAGES, BatchOutcome, CallFile, list_inbox, pending_calls, read_ledger, reconcile_results, score_batch
 from tasks.store import Store, default_store
@@ -61,14 +61,6 @@ def plan_calls(inbox: str, store_url: str, model: str, batch_size: int,
     return spec, batches, len(calls), len(calls) - len(todo)
 
 
-@flow(name="score-call-batches")
-def score_batches(store_url: str, batches: list[list[CallFile]], model: str, cfg: WindowConfig,
-                  show_progress: bool = False) -> list[BatchOutcome]:
-    futures = [score_batch.submit(store_url, b, model, cfg) for b in batches]
-    return collect(futures, [len(b) for b in batches], "score-calls", "call", show_progress,
-                   lambda r: f"{r.scored} scored, {r.rejected} rejected, {r.segments} segments")
-
-
 @flow(name="score-calls")
 def score_calls(inbox: str, model: str = "mlp", store: str | None = None, workers: int | None = None,
                 dask_address: str | None = None, batch_size: int = 4, min_window_s: float = 1.5,
@@ -83,8 +75,10 @@ def score_calls(inbox: str, model: str = "mlp", store: str | None = None, worker
     spec, batches, n_files, unchanged = plan_calls(inbox, store_url, model, batch_size, parallelism(workers, dask_address))
     outcomes = []
     if batches:
-        outcomes = score_batches.with_options(task_runner=dask_task_runner(workers, dask_address))(
-            store_url, batches, spec, cfg, show_progress)
+        parameter_sets = [{"store_url": store_url, "calls": b, "model_spec": spec, "cfg": cfg} for b in batches]
+        outcomes = fan_out(score_batch, parameter_sets, [len(b) for b in batches], workers, dask_address,
+                           "score-calls", "call", show_progress,
+                           lambda r: f"{r.scored} scored, {r.rejected} rejected, {r.segments} segments")
     summary = ScoreSummary.from_outcomes(spec, n_files, unchanged, outcomes, time.perf_counter() - start)
     for line in summary.lines():
         logger.info(line)

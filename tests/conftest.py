@@ -13,10 +13,12 @@ SHARED_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 @pytest.fixture(scope="session", autouse=True)
 def prefect_server():
-    """All flow runs in the test session report to one temporary Prefect server."""
+    """All flow runs in the test session report to one temporary Prefect server, as the CLI runs them."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    from flows import without_heartbeats
+
+    with prefect_test_harness(server_startup_timeout=120), without_heartbeats():
         yield
 
 
