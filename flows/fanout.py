@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import dask
-from prefect.client.orchestration import get_client
 from prefect import Task
+from prefect.client.orchestration import get_client
 from prefect.futures import PrefectFuture, as_completed
 from prefect.logging import get_run_logger
 from prefect_dask import DaskTaskRunner

@@ -144,14 +144,16 @@ def test_contract_refuses_augmented_rows_of_other_speakers():
     assert "all_finite" in " ".join(validate_feature_part(bad, 2, False, {"s1"}).failures)
 
 
-def test_batches_run_as_task_runs_of_the_flow_run(store, dask_address):
+def test_batches_run_as_task_runs_of_the_flow_run(small_corpus, tmp_path, dask_address):
     """No subflow in between: the batch tasks report to the build-features run itself."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    state = build_features(feature_set="mfcc40_mean", store=store, dask_address=dask_address, batch_size=50,
+    store = str(tmp_path / "store")
+    ingest_corpus(kind="ravdess", path=str(small_corpus / "Actor_01"), name="one", store=store)
+    state = build_features(feature_set="mfcc40_mean", store=store, dask_address=dask_address, batch_size=10,
                            return_state=True)
-    assert state.result().computed_rows == 120
+    assert state.result().computed_rows == 30
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
     batches = [r for r in runs if r.name.startswith("feature-batch")]
