@@ -147,15 +147,11 @@ def main() -> None:
     args = parser.parse_args()
     if not CORPORA.is_dir():
         sys.exit(f"{CORPORA} not found: this benchmark needs the shared corpora")
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
-
-    from flows import without_heartbeats
+    from flows import session_server
     from flows.ingest import ingest_corpus
 
-    with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120), \
-            without_heartbeats():
-        api_url, store = PREFECT_API_URL.value(), tmp + "/store"
+    with tempfile.TemporaryDirectory() as tmp, session_server() as api_url:
+        store = tmp + "/store"
         corpora = {}
         for name in ("emodb", "ravdess"):
             src = CORPORA / name

@@ -51,12 +51,9 @@ def main() -> None:
     import shutil
 
     from dask.distributed import Client, LocalCluster
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
+    from flows import session_server
 
-    from flows import without_heartbeats
-
-    with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120), without_heartbeats():
+    with tempfile.TemporaryDirectory() as tmp, session_server() as api_url:
         store = f"{tmp}/store"
         synth_corpus(Path(tmp, "corpus"), n_speakers=6, repetitions=1)
         ingest_corpus(kind="ravdess", path=f"{tmp}/corpus", name="syn", store=store)
@@ -70,7 +67,7 @@ def main() -> None:
         shutil.copytree(f"{store}/models", f"{warm_store}/models")
         spec = f"bench:{registry.resolve(store, 'bench').version}"
         with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                          env={"PREFECT_API_URL": PREFECT_API_URL.value(), "GX_ANALYTICS_ENABLED": "false"}) as lc, \
+                          env={"PREFECT_API_URL": api_url, "GX_ANALYTICS_ENABLED": "false"}) as lc, \
                 Client(lc) as client:
             client.run(warm_worker, warm_store, spec)
             start = time.perf_counter()

@@ -25,3 +25,15 @@ def without_heartbeats() -> Iterator[None]:
 
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
+
+
+@contextmanager
+def session_server() -> Iterator[str]:
+    """One temporary Prefect server for a whole session of flow runs (tests, benches), run as the CLI
+    runs them; yields its API URL for Dask workers started in the session."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    startup_s = int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
+    with prefect_test_harness(server_startup_timeout=startup_s), without_heartbeats():
+        yield PREFECT_API_URL.value()

@@ -20,7 +20,7 @@ WORKER_ENV_UNSET = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 dask.config.set(WORKER_ENV_UNSET)
 
 
-def dask_task_runner(workers: int | None, dask_address: str | None) -> DaskTaskRunner:
+def _dask_task_runner(workers: int | None, dask_address: str | None) -> DaskTaskRunner:
     """An existing scheduler when given, else a LocalCluster of single-threaded worker processes.
 
     Local workers get this run's Prefect API URL, so their task runs report to the same server
@@ -56,12 +56,12 @@ def fan_out(task: Task, parameter_sets: Sequence[dict[str, Any]], sizes: Sequenc
     The runner is used as a context manager (Prefect 3's documented use) rather than through a subflow:
     a subflow would carry every batch in its parameters, which Prefect stores and ships with each task.
     """
-    with dask_task_runner(workers, dask_address) as runner:
+    with _dask_task_runner(workers, dask_address) as runner:
         futures = [runner.submit(task, parameters) for parameters in parameter_sets]
-        return collect(futures, sizes, label, unit, show_progress, describe)
+        return _collect(futures, sizes, label, unit, show_progress, describe)
 
 
-def collect(futures: Sequence[PrefectFuture], sizes: Sequence[int], label: str, unit: str,
+def _collect(futures: Sequence[PrefectFuture], sizes: Sequence[int], label: str, unit: str,
             show_progress: bool, describe: Callable[[Any], str]) -> list[Any]:
     """Results in completion order, logging each batch and drawing a progress bar when asked."""
     logger = get_run_logger()

@@ -12,24 +12,21 @@ SHARED_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def prefect_server():
+def prefect_server() -> str:
     """All flow runs in the test session report to one temporary Prefect server, as the CLI runs them."""
-    from prefect.testing.utilities import prefect_test_harness
+    from flows import session_server
 
-    from flows import without_heartbeats
-
-    with prefect_test_harness(server_startup_timeout=120), without_heartbeats():
-        yield
+    with session_server() as api_url:
+        yield api_url
 
 
 @pytest.fixture(scope="session")
-def dask_address(prefect_server) -> str:
+def dask_address(prefect_server: str) -> str:
     """One warm 2-worker Dask cluster shared by the flow tests (the --dask-address path)."""
     from dask.distributed import LocalCluster
-    from prefect.settings import PREFECT_API_URL
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      env={"PREFECT_API_URL": PREFECT_API_URL.value(), "GX_ANALYTICS_ENABLED": "false"}) as cluster:
+                      env={"PREFECT_API_URL": prefect_server, "GX_ANALYTICS_ENABLED": "false"}) as cluster:
         yield cluster.scheduler_address
 
 
