@@ -5,7 +5,9 @@
            workers are; and in two such processes over halves of the files: this machine's 2-core ceiling
   serflow  build-features `functionals` (~1.7k features/file, augmentation-ready, contract-checked,
            written to the Parquet store) on an existing Dask scheduler with 1 and with 2 warm workers,
-           plus a cold run that starts its own LocalCluster (2 workers) inside the flow.
+           plus a cold run that starts its own LocalCluster (2 workers) inside the flow. These read the
+           decoded audio that ingestion keeps (the default); the `nocache` row runs on a store ingested
+           with --no-audio-cache, so every file is decoded again. Both ingestions are timed too.
 
 Usage: .venv/bin/python bench/features.py [--limit N] [--repeat 3]   ->  bench/results/features.json
 """
@@ -46,14 +48,17 @@ def plain_loop_1thread(paths: list[str]) -> dict:
         return plain_loop(paths)
 
 
-def per_file_ms(paths: list[str]) -> dict:
-    """Where a file's time goes, in this process on one thread (as a worker runs): decode, the
-    `functionals` extraction, serflow's whole batch (decode, extract, rows), and the plain loop."""
+def per_file_ms(items: list, store: str) -> dict:
+    """Where a file's time goes, in this process on one thread (as a worker runs): decode, reading the
+    audio cache, the `functionals` extraction, serflow's whole batch (audio, extract, rows) with and
+    without the cache, and the plain loop."""
     from threadpoolctl import threadpool_limits
 
     from tasks.audio import load
+    from tasks.audio_cache import AudioCache
     from tasks.features import get_feature_set
-    from tasks.features.build import Batch, WorkItem, compute_batch
+    from tasks.features.build import Batch, compute_batch
+    from tasks.store import Store
 
     def timed(stage: Callable[[list], Any], items: list) -> tuple[Any, float]:
         stage(items[:2])  # first calls (JIT, caches) before the clock
@@ -61,14 +66,17 @@ def per_file_ms(paths: list[str]) -> dict:
         out = stage(items)
         return out, round((time.perf_counter() - start) / len(items) * 1000, 2)
 
-    fs = get_feature_set("functionals")
+    fs, cache = get_feature_set("functionals"), AudioCache(Store(store))
+    paths = [i.path for i in items]
     with threadpool_limits(1):
         audio, decode = timed(lambda ps: [load(p) for p in ps], paths)
+        _, cache_read = timed(lambda its: [cache.get(i.audio_key) for i in its], items)
         _, extract = timed(lambda ys: [fs.extract(y) for y in ys], audio)
-        _, batch = timed(lambda ps: compute_batch(Batch("profile", [WorkItem(p, "s", p, "none") for p in ps]),
-                                                  "functionals"), paths)
+        _, batch = timed(lambda its: compute_batch(Batch("profile", its), "functionals", cache), items)
+        _, batch_nocache = timed(lambda its: compute_batch(Batch("profile", its), "functionals"), items)
         _, plain = timed(plain_loop, paths)
-    return {"decode": decode, "functionals": extract, "serflow_compute_batch": batch, "plain": plain}
+    return {"decode": decode, "cache_read": cache_read, "functionals": extract, "serflow_compute_batch": batch,
+            "serflow_compute_batch_nocache": batch_nocache, "plain": plain}
 
 
 def plain_loop_2proc(paths: list[str]) -> dict:
@@ -87,6 +95,16 @@ def _single_threaded() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+
+
+def ingest_all(corpora: dict[str, Path], store: str, audio_cache: bool) -> float:
+    """Seconds to ingest every corpus into one store: with and without the cache, what keeping decoded audio costs."""
+    from flows.ingest import ingest_corpus
+
+    start = time.perf_counter()
+    for name, src in corpora.items():
+        ingest_corpus(kind=name, path=str(src), store=store, audio_cache=audio_cache)
+    return round(time.perf_counter() - start, 2)
 
 
 def warm_worker(paths: list[str]) -> None:
@@ -148,10 +166,9 @@ def main() -> None:
     if not CORPORA.is_dir():
         sys.exit(f"{CORPORA} not found: this benchmark needs the shared corpora")
     from flows import session_server
-    from flows.ingest import ingest_corpus
 
     with tempfile.TemporaryDirectory() as tmp, session_server() as api_url:
-        store = tmp + "/store"
+        store, store_nocache = tmp + "/store", tmp + "/store-nocache"
         corpora = {}
         for name in ("emodb", "ravdess"):
             src = CORPORA / name
@@ -162,11 +179,19 @@ def main() -> None:
                     shutil.copy(f, Path(tmp, "src", name) / f.relative_to(src))
                 src = Path(tmp, "src", name)
             corpora[name] = src
-            ingest_corpus(kind=name, path=str(src), store=store)
+        for src in corpora.values():  # both ingestions find the files in the page cache
+            for f in src.rglob("*.ogg"):
+                f.read_bytes()
+        ingest = {"seconds_nocache": ingest_all(corpora, store_nocache, audio_cache=False),
+                  "seconds_with_audio_cache": ingest_all(corpora, store, audio_cache=True)}
+        ingest["audio_cache_mb"] = round(sum(f.stat().st_size for f in Path(store, "audio_cache").rglob("*.npy")) / 2**20, 1)
+        print("ingestion:", ingest, flush=True)
+        from tasks.features.build import wanted_items
         from tasks.ingest import read_manifest
         from tasks.store import Store
 
-        paths = read_manifest(Store(store))["path"].tolist()
+        manifest = read_manifest(Store(store))
+        paths = manifest["path"].tolist()
         n = len(paths)
         print(f"{n} files from {', '.join(corpora)}", flush=True)
         plain_loop(paths[:2])  # imports and first calls before the clock, as the warm runs have
@@ -180,13 +205,16 @@ def main() -> None:
                                                                warm_paths=paths[:2]),
             "serflow_functionals_2w_cold": lambda: serflow_run(store, api_url, 2, cluster=False,
                                                                batch_size=args.batch_size),
+            "serflow_functionals_2w_warm_nocache": lambda: serflow_run(store_nocache, api_url, 2,
+                                                                       batch_size=args.batch_size,
+                                                                       warm_paths=paths[:2]),
         }
         all_runs: dict[str, list[dict]] = {name: [] for name in measurements}
         for round_ in range(1, args.repeat + 1):  # rounds interleave, so a slow spell of the host hits every row
             for name, measure in measurements.items():
                 all_runs[name].append(with_steal(measure))
                 print(f"round {round_}", name, rates(all_runs[name][-1], n), flush=True)
-        profile = per_file_ms(paths[::4])
+        profile = per_file_ms(wanted_items(manifest, [], set())[::4], store)
         print("per file, ms, one thread:", profile, flush=True)
     # The host slows every run now and then (by up to 1.7x, with no steal shown): the fastest of the
     # rounds is each row's least disturbed measurement.
@@ -196,12 +224,14 @@ def main() -> None:
     fps = {k: v["files_per_s"] for k, v in out.items()}
     result = {
         "files": n, "audio_minutes": round(runs["plain_loop_mfcc40_mean"]["audio_s"] / 60, 1),
-        "cpu_count": os.cpu_count(), "runs": out,
+        "cpu_count": os.cpu_count(), "ingestion": ingest, "runs": out,
         "ratios": {
             "serflow_2w_warm_vs_plain": round(fps["serflow_functionals_2w_warm"] / fps["plain_loop_mfcc40_mean"], 2),
             "serflow_2w_warm_vs_plain_1thread": round(fps["serflow_functionals_2w_warm"]
                                                       / fps["plain_loop_mfcc40_mean_1thread"], 2),
             "serflow_2w_cold_vs_plain": round(fps["serflow_functionals_2w_cold"] / fps["plain_loop_mfcc40_mean"], 2),
+            "serflow_2w_warm_nocache_vs_plain": round(fps["serflow_functionals_2w_warm_nocache"]
+                                                      / fps["plain_loop_mfcc40_mean"], 2),
             "serflow_1w_to_2w_warm": round(fps["serflow_functionals_2w_warm"] / fps["serflow_functionals_1w_warm"], 2),
             "plain_1proc_to_2proc": round(fps["plain_loop_mfcc40_mean_2proc"] / fps["plain_loop_mfcc40_mean"], 2),
         },

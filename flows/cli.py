@@ -47,7 +47,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
 
     print(prefect_api_description(), file=sys.stderr)
     summary = ingest_corpus(kind=args.kind, path=args.path, name=args.name, store=args.store,
-                            options=_key_values(args.option))
+                            options=_key_values(args.option), audio_cache=args.audio_cache)
     print("\n".join(summary.lines()))
 
 
@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default=default_store(), help="store root: path or fsspec URL")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="recipe option, e.g. speaker_regex='(?P<speaker>spk\\d+)' for 'folders'")
+    p.add_argument("--no-audio-cache", dest="audio_cache", action="store_false",
+                   help="do not keep decoded 16 kHz audio in the store (feature runs then decode each file)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("features", help="augment and extract features into the feature store (over Dask)")

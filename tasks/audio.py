@@ -44,6 +44,13 @@ class DecodedAudio:
         """Hash of the decoded samples, so re-encoded copies of one recording collide."""
         return hashlib.sha256(np.ascontiguousarray(self.samples).tobytes()).hexdigest()
 
+    def resampled(self, sr: int = TARGET_SR, mono: bool = True) -> np.ndarray:
+        """(n,) when mono (channels averaged), else (channels, n), at sr."""
+        x = self.samples.T  # (channels, frames)
+        if mono:
+            x = x.mean(axis=0)
+        return resample(x, self.sample_rate, sr)
+
 
 _SHORT_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
@@ -95,11 +102,7 @@ def resample(x: np.ndarray, orig_sr: int, target_sr: int = TARGET_SR) -> np.ndar
 
 def load(path: str, sr: int = TARGET_SR, mono: bool = True) -> np.ndarray:
     """Decoded, resampled audio: (n,) when mono (channels averaged), else (channels, n)."""
-    audio = read_native(path)
-    x = audio.samples.T  # (channels, frames)
-    if mono:
-        x = x.mean(axis=0)
-    return resample(x, audio.sample_rate, sr)
+    return read_native(path).resampled(sr, mono)
 
 
 def iter_blocks(path: str, block_s: float = 600.0, sr: int = TARGET_SR) -> Iterator[tuple[float, np.ndarray]]:

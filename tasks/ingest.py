@@ -19,6 +19,7 @@ from data_contracts.labels import canonical_emotion
 from data_contracts.reasons import Reason
 from data_contracts.suites import validate_utterances
 from tasks.audio import AudioDecodeError, read_native
+from tasks.audio_cache import AudioCache, cache_key
 from tasks.corpora import RECIPES, Record, Rejected, Utterance
 from tasks.store import Store
 
@@ -79,21 +80,24 @@ def discover(kind: str, root: str, corpus: str, options: dict[str, str] | None =
         raise IngestError(str(exc)) from exc
 
 
-def inspect_file(path: str) -> Inspection:
-    """Decode and hash one file; never raises on bad audio."""
+def inspect_file(path: str, cache: AudioCache | None = None) -> Inspection:
+    """Decode and hash one file, keeping its 16 kHz mono audio in the cache; never raises on bad audio."""
     try:
         audio = read_native(path)
     except AudioDecodeError as exc:
         return Inspection(path=path, error=str(exc))
+    sha = audio.pcm_sha256() if audio.samples.size else None
+    if cache is not None and sha is not None:
+        cache.add(audio, cache_key(sha, audio.sample_rate, audio.channels))
     return Inspection(path=path, sample_rate=audio.sample_rate, channels=audio.channels,
-                      duration_s=audio.duration_s, peak=audio.peak,
-                      audio_sha256=audio.pcm_sha256() if audio.samples.size else None)
+                      duration_s=audio.duration_s, peak=audio.peak, audio_sha256=sha)
 
 
 @task(name="inspect-audio-batch", retries=1)
-def inspect_batch(paths: list[str]) -> list[Inspection]:
+def inspect_batch(paths: list[str], cache_store: str | None = None) -> list[Inspection]:
     """Decode a batch of files (one Prefect task per batch keeps orchestration cheap)."""
-    results = [inspect_file(p) for p in paths]
+    cache = AudioCache(Store(cache_store)) if cache_store else None
+    results = [inspect_file(p, cache) for p in paths]
     get_run_logger().info("inspected %d files (%d undecodable)", len(results), sum(r.error is not None for r in results))
     return results
 

@@ -35,7 +35,7 @@ class Store:
     def path(self, *parts: str) -> str:
         return str(PurePosixPath(self.root, *parts))
 
-    def _write_bytes_atomic(self, data: bytes, relpath: str) -> str:
+    def write_bytes(self, data: bytes, relpath: str) -> str:
         """Write to a hidden temporary name beside the target, then rename over it."""
         target = self.path(relpath)
         parent = str(PurePosixPath(target).parent)
@@ -54,10 +54,10 @@ class Store:
         """Atomically write (or replace) one Parquet file."""
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")
-        return self._write_bytes_atomic(buf.getvalue(), relpath)
+        return self.write_bytes(buf.getvalue(), relpath)
 
     def write_json(self, obj: Any, relpath: str) -> str:
-        return self._write_bytes_atomic(json.dumps(obj, indent=2, default=str).encode(), relpath)
+        return self.write_bytes(json.dumps(obj, indent=2, default=str).encode(), relpath)
 
     def list_parquet(self, relpath: str) -> list[str]:
         """Finished Parquet files under a table folder (temporary files are hidden)."""

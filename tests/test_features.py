@@ -165,7 +165,7 @@ def test_vanished_file_is_quarantined_not_fatal(small_corpus, tmp_path, dask_add
     store = str(tmp_path / "store")
     copy = tmp_path / "corpus"
     shutil.copytree(small_corpus / "Actor_01", copy / "Actor_01")
-    ingest_corpus(kind="ravdess", path=str(copy), name="vanishing", store=store)
+    ingest_corpus(kind="ravdess", path=str(copy), name="vanishing", store=store, audio_cache=False)
     victim = sorted(copy.rglob("*.wav"))[0]
     victim.write_bytes(b"gone")
     summary = build_features(feature_set="logmel", corpus=["vanishing"], store=store, dask_address=dask_address)
@@ -177,6 +177,24 @@ def test_vanished_file_is_quarantined_not_fatal(small_corpus, tmp_path, dask_add
     frames = read_features(Store(store), "logmel", ["vanishing"])
     row = frames.iloc[0]
     assert np.asarray(row["features"]).reshape(row["n_frames"], row["n_bins"]).shape[1] == 64
+
+
+def test_cached_audio_gives_the_features_decoding_gives(small_corpus, tmp_path, dask_address):
+    """Ingestion keeps each file's decoded audio; feature runs read it instead of decoding, to the bit."""
+    import shutil
+    copy = tmp_path / "corpus"
+    shutil.copytree(small_corpus / "Actor_02", copy / "Actor_02")
+    stores = {cached: str(tmp_path / f"store-{cached}") for cached in ("cached", "decoded")}
+    for cached, store in stores.items():
+        ingest_corpus(kind="ravdess", path=str(copy), name="two", store=store, audio_cache=cached == "cached")
+    assert len(list(Path(stores["cached"], "audio_cache").rglob("*.npy"))) == 30
+    assert not Path(stores["decoded"], "audio_cache").exists()
+    decoded = build_features(feature_set="functionals", store=stores["decoded"], dask_address=dask_address)
+    sorted(copy.rglob("*.wav"))[0].write_bytes(b"gone")  # only the cache still holds this file's audio
+    cached = build_features(feature_set="functionals", store=stores["cached"], dask_address=dask_address)
+    assert (decoded.computed_rows, cached.computed_rows, cached.failed) == (30, 30, 0)
+    a, b = (read_features(Store(stores[c]), "functionals").sort_values("utterance_id") for c in ("decoded", "cached"))
+    np.testing.assert_array_equal(np.stack(a["features"]), np.stack(b["features"]))
 
 
 def test_failed_batch_leaves_no_partial_file(store, monkeypatch):

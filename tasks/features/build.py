@@ -18,6 +18,7 @@ from data_contracts import schemas
 from data_contracts.reasons import Reason
 from data_contracts.suites import validate_feature_part
 from tasks.audio import TARGET_SR, AudioDecodeError, load
+from tasks.audio_cache import AudioCache, cache_key
 from tasks.augment import NO_AUGMENTATION, AugmentationRequest, augment
 from tasks.features import get_feature_set
 from tasks.ingest import read_manifest
@@ -39,6 +40,7 @@ class WorkItem:
     path: str
     augmentation: str
     duration_s: float = 0.0
+    audio_key: str | None = None  # its entry in the audio cache
 
     @property
     def cost_s(self) -> float:
@@ -102,7 +104,9 @@ def wanted_items(manifest: pd.DataFrame, requests: list[AugmentationRequest],
         augmentations = [NO_AUGMENTATION]
         if row.speaker_id in augmentable:
             augmentations += [key for r in requests for key in r.keys()]
-        items += [WorkItem(row.utterance_id, row.speaker_id, row.path, a, row.duration_s) for a in augmentations]
+        audio_key = cache_key(row.audio_sha256, row.sample_rate, row.channels)
+        items += [WorkItem(row.utterance_id, row.speaker_id, row.path, a, row.duration_s, audio_key)
+                  for a in augmentations]
     return items
 
 
@@ -166,14 +170,14 @@ def _feature_set(name: str):
         raise FeatureError(str(exc)) from exc
 
 
-def compute_batch(batch: Batch, feature_set: str) -> tuple[list[dict], list[dict]]:
+def compute_batch(batch: Batch, feature_set: str, cache: AudioCache | None = None) -> tuple[list[dict], list[dict]]:
     """Feature rows and failure rows for one batch; a bad file never raises."""
     fs = get_feature_set(feature_set)
     now = pd.Timestamp(datetime.now(timezone.utc))
     rows, failures = [], []
     for item in batch.items:
         try:
-            y = load(item.path, sr=TARGET_SR)
+            y = cache.load(item.audio_key, item.path) if cache else load(item.path, sr=TARGET_SR)
         except AudioDecodeError as exc:
             failures.append({**_key(item), "reason": str(Reason.UNDECODABLE), "detail": str(exc), "failed_at": now})
             continue
@@ -219,8 +223,9 @@ def build_feature_batch(store_url: str, batch: Batch, feature_set: str, config_h
                         augmentable_speakers: list[str]) -> BatchResult:
     """Compute and write one batch; a retry rewrites the same part name, so rows never double."""
     start = time.perf_counter()
-    rows, failures = compute_batch(batch, feature_set)
-    part = write_batch(Store(store_url), batch, feature_set, config_hash, rows, failures, set(augmentable_speakers))
+    store = Store(store_url)
+    rows, failures = compute_batch(batch, feature_set, AudioCache(store))
+    part = write_batch(store, batch, feature_set, config_hash, rows, failures, set(augmentable_speakers))
     result = BatchResult(batch.corpus, len(rows), len(failures), float(sum(r["duration_s"] for r in rows)),
                          time.perf_counter() - start, part, [f["utterance_id"] for f in failures])
     get_run_logger().info("%s: %d rows, %d failed in %.1f s", batch.part_name, result.rows, result.failures,
