@@ -72,8 +72,8 @@ def per_file_ms(items: list, store: str) -> dict:
         audio, decode = timed(lambda ps: [load(p) for p in ps], paths)
         _, cache_read = timed(lambda its: [cache.get(i.audio_key) for i in its], items)
         _, extract = timed(lambda ys: [fs.extract(y) for y in ys], audio)
-        _, batch = timed(lambda its: compute_batch(Batch("profile", its), "functionals", cache), items)
-        _, batch_nocache = timed(lambda its: compute_batch(Batch("profile", its), "functionals"), items)
+        _, batch = timed(lambda its: compute_batch(Batch(its), "functionals", cache), items)
+        _, batch_nocache = timed(lambda its: compute_batch(Batch(its), "functionals"), items)
         _, plain = timed(plain_loop, paths)
     return {"decode": decode, "cache_read": cache_read, "functionals": extract, "serflow_compute_batch": batch,
             "serflow_compute_batch_nocache": batch_nocache, "plain": plain}
@@ -114,8 +114,8 @@ def warm_worker(paths: list[str]) -> None:
     from tasks.features.build import Batch, WorkItem, build_feature_batch
 
     with tempfile.TemporaryDirectory() as scratch:
-        items = [WorkItem(f"warm{i}", "warm", p, "none") for i, p in enumerate(paths)]
-        build_feature_batch(scratch, Batch("warm", items), "functionals", get_feature_set("functionals").config_hash, [])
+        items = [WorkItem(f"warm{i}", "warm", "warm", p, "none") for i, p in enumerate(paths)]
+        build_feature_batch(scratch, Batch(items), "functionals", get_feature_set("functionals").config_hash, [])
 
 
 def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: bool = True,

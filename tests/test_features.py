@@ -103,23 +103,19 @@ def test_build_is_incremental_and_augments_only_allowed_speakers(store):
 
 
 def test_batches_balance_audio_seconds_across_workers():
-    from tasks.features.build import WorkItem, balanced_batches, batch_counts, cost_s
+    from tasks.features.build import WorkItem, balanced_batches, cost_s
 
     rng = np.random.default_rng(0)
-    todo = {c: [WorkItem(f"{c}{i}", "s", f"/{c}{i}.wav", "none", float(d)) for i, d in enumerate(rng.uniform(1, 8, n))]
-            for c, n in (("long", 900), ("short", 300))}
-    counts = batch_counts(todo, parallelism=6, max_batch_size=512)
-    assert counts == {"long": 10, "short": 3}
-    batches = [b for c, n in counts.items() for b in balanced_batches(c, todo[c], n, 512)]
-    total = sum(cost_s(v) for v in todo.values())
-    assert max(cost_s(b.items) for b in batches) <= total / 12 * 1.01  # no batch over 1/(2 per worker x 6)
-    for corpus in todo:
-        costs = [cost_s(b.items) for b in batches if b.corpus == corpus]
-        assert max(costs) / min(costs) < 1.02
-    assert sorted(i.utterance_id for b in batches for i in b.items) == sorted(i.utterance_id for v in todo.values() for i in v)
-    capped = batch_counts(todo, parallelism=1, max_batch_size=100)
-    assert capped == {"long": 9, "short": 3}
-    assert max(len(b.items) for b in balanced_batches("long", todo["long"], 9, 100)) <= 100
+    items = [WorkItem(f"{c}{i}", c, "s", f"/{c}{i}.wav", "none", float(d))
+             for c, n in (("long", 900), ("short", 300)) for i, d in enumerate(rng.uniform(1, 8, n))]
+    batches = balanced_batches(items, parallelism=6, max_batch_size=512)
+    costs = [cost_s(b.items) for b in batches]
+    assert len(batches) == 12 and max(costs) / min(costs) < 1.02  # 2 per worker, equal work
+    assert costs == sorted(costs, reverse=True)  # biggest first: the last to finish are the smallest
+    assert sorted(i.utterance_id for b in batches for i in b.items) == sorted(i.utterance_id for i in items)
+    assert sum(len({i.corpus for i in b.items}) == 2 for b in batches) == 1  # one batch straddles the corpora
+    capped = balanced_batches(items, parallelism=1, max_batch_size=100)
+    assert len(capped) >= 12 and max(len(b.items) for b in capped) <= 100
 
 
 def test_parallelism_is_the_schedulers_worker_threads(dask_address):
@@ -204,7 +200,7 @@ def test_failed_batch_leaves_no_partial_file(store, monkeypatch):
     from tasks.ingest import read_manifest
 
     rows = read_manifest(Store(store), ["syn"]).head(3)
-    batch = Batch("syn", [WorkItem(r.utterance_id, r.speaker_id, r.path, "none") for r in rows.itertuples()])
+    batch = Batch([WorkItem(r.utterance_id, r.corpus, r.speaker_id, r.path, "none") for r in rows.itertuples()])
 
     def crash(*args, **kwargs):
         raise OSError("killed between writing and renaming")
@@ -214,3 +210,20 @@ def test_failed_batch_leaves_no_partial_file(store, monkeypatch):
         build_feature_batch.fn(store, batch, "mfcc_seq", FEATURE_SETS["mfcc_seq"].config_hash, [])
     folder = Path(store, "features", "mfcc_seq")
     assert not list(folder.rglob("*.parquet")) and not list(folder.rglob(".*.tmp"))
+
+
+def test_batch_spanning_corpora_writes_one_part_per_corpus(store, tmp_path):
+    from tasks.features.build import Batch, WorkItem, build_feature_batch
+    from tasks.ingest import read_manifest
+
+    rows = read_manifest(Store(store), ["syn"]).head(3)
+    items = [WorkItem(r.utterance_id, corpus, r.speaker_id, r.path, "none")
+             for r, corpus in zip(rows.itertuples(), ("a", "a", "b"))]
+    items.append(WorkItem("b/missing.wav", "b", "b:1", str(tmp_path / "missing.wav"), "none"))
+    out = str(tmp_path / "store")
+    result = build_feature_batch(out, Batch(items), "mfcc40_mean", FEATURE_SETS["mfcc40_mean"].config_hash, [])
+    assert (result.rows, result.failures, len(result.parts)) == (3, 1, 2)
+    stored = read_features(Store(out), "mfcc40_mean")
+    assert stored.groupby("corpus")["utterance_id"].count().to_dict() == {"a": 2, "b": 1}
+    failures = Store(out).read(schemas.FEATURE_FAILURES_TABLE)
+    assert failures[["corpus", "utterance_id"]].values.tolist() == [["b", "b/missing.wav"]]

@@ -25,7 +25,7 @@ from tasks.ingest import read_manifest
 from tasks.store import Store
 
 ALL_SPEAKERS = "all"
-BATCHES_PER_WORKER = 2  # each batch costs ~0.6 CPU-s of Prefect and contract overhead; cost balance keeps the tail short
+BATCHES_PER_WORKER = 2  # each batch costs ~0.25 s of Prefect, contract and write; cost balance keeps the tail short
 FILE_COST_S = 1.0       # estimate: a file's fixed open/row/write cost, in audio seconds of extraction
 
 
@@ -36,6 +36,7 @@ class FeatureError(ValueError):
 @dataclass(frozen=True)
 class WorkItem:
     utterance_id: str
+    corpus: str
     speaker_id: str
     path: str
     augmentation: str
@@ -50,7 +51,8 @@ class WorkItem:
 
 @dataclass(frozen=True)
 class Batch:
-    corpus: str
+    """Items of one task, from one or more corpora (each corpus gets its own part)."""
+
     items: list[WorkItem]
 
     @property
@@ -75,12 +77,11 @@ class FeaturePlan:
 
 @dataclass
 class BatchResult:
-    corpus: str
     rows: int
     failures: int
     audio_s: float
     seconds: float
-    part: str | None = None
+    parts: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
 
@@ -105,7 +106,7 @@ def wanted_items(manifest: pd.DataFrame, requests: list[AugmentationRequest],
         if row.speaker_id in augmentable:
             augmentations += [key for r in requests for key in r.keys()]
         audio_key = cache_key(row.audio_sha256, row.sample_rate, row.channels)
-        items += [WorkItem(row.utterance_id, row.speaker_id, row.path, a, row.duration_s, audio_key)
+        items += [WorkItem(row.utterance_id, row.corpus, row.speaker_id, row.path, a, row.duration_s, audio_key)
                   for a in augmentations]
     return items
 
@@ -114,21 +115,18 @@ def cost_s(items: list[WorkItem]) -> float:
     return sum(item.cost_s for item in items)
 
 
-def balanced_batches(corpus: str, items: list[WorkItem], n_batches: int, max_batch_size: int) -> list[Batch]:
-    """Contiguous runs of about equal cost, none over max_batch_size files."""
+def balanced_batches(items: list[WorkItem], parallelism: int, max_batch_size: int) -> list[Batch]:
+    """BATCHES_PER_WORKER contiguous runs of about equal cost per worker (more when a run would
+    exceed max_batch_size files), biggest first, so the last batches to finish are the smallest."""
+    if not items:
+        return []
+    n_batches = min(len(items), max(BATCHES_PER_WORKER * max(1, parallelism), math.ceil(len(items) / max_batch_size)))
     cost = np.array([item.cost_s for item in items])
     midpoints = np.cumsum(cost) - cost / 2
     which = np.minimum((midpoints / cost.sum() * n_batches).astype(int), n_batches - 1)
     runs = [[items[j] for j in np.flatnonzero(which == b)] for b in range(n_batches)]
-    return [Batch(corpus, run[i:i + max_batch_size]) for run in runs for i in range(0, len(run), max_batch_size)]
-
-
-def batch_counts(todo: dict[str, list[WorkItem]], parallelism: int, max_batch_size: int) -> dict[str, int]:
-    """Batches per corpus such that none holds more than 1/(BATCHES_PER_WORKER x workers) of all the work."""
-    cost = {corpus: cost_s(items) for corpus, items in todo.items() if items}
-    most = sum(cost.values()) / (BATCHES_PER_WORKER * max(1, parallelism))
-    return {corpus: min(len(todo[corpus]), max(math.ceil(c / most - 1e-9), -(-len(todo[corpus]) // max_batch_size)))
-            for corpus, c in cost.items()}
+    batches = [Batch(run[i:i + max_batch_size]) for run in runs for i in range(0, len(run), max_batch_size)]
+    return sorted(batches, key=lambda b: -cost_s(b.items))
 
 
 @task(name="plan-features", cache_policy=NO_CACHE)
@@ -151,16 +149,13 @@ def plan_features(store_url: str, feature_set: str, corpora: list[str] | None, a
     augmentable = speakers if augment_speakers == [ALL_SPEAKERS] else set(augment_speakers or []) & speakers
     store.write_json({**fs.describe(), "config_hash": fs.config_hash, "feature_names": fs.names()},
                      f"features/{feature_set}/_configs/{fs.config_hash}.json")
-    todo, present = {}, 0
+    todo, present = [], 0
     for corpus, rows in manifest.groupby("corpus", sort=True):
         done = existing_keys(store, feature_set, corpus, fs.config_hash)
-        todo[corpus] = [i for i in wanted_items(rows, requests, augmentable)
-                        if (i.utterance_id, i.augmentation) not in done]
+        todo += [i for i in wanted_items(rows, requests, augmentable) if (i.utterance_id, i.augmentation) not in done]
         present += len(done)
-    counts = batch_counts(todo, parallelism, max_batch_size)
-    batches = [b for corpus, n in counts.items() for b in balanced_batches(corpus, todo[corpus], n, max_batch_size)]
-    batches.sort(key=lambda b: -cost_s(b.items))  # biggest first: the tail is the smallest batches
-    return FeaturePlan(feature_set, fs.config_hash, batches, present, sorted(augmentable))
+    return FeaturePlan(feature_set, fs.config_hash, balanced_batches(todo, parallelism, max_batch_size), present,
+                       sorted(augmentable))
 
 
 def _feature_set(name: str):
@@ -190,7 +185,7 @@ def compute_batch(batch: Batch, feature_set: str, cache: AudioCache | None = Non
             failures.append({**_key(item), "reason": str(Reason.FEATURE_FAILED),
                              "detail": f"{type(exc).__name__}: {exc}", "failed_at": now})
             continue
-        rows.append({"utterance_id": item.utterance_id, "speaker_id": item.speaker_id,
+        rows.append({"utterance_id": item.utterance_id, "corpus": item.corpus, "speaker_id": item.speaker_id,
                      "augmentation": item.augmentation, "aug_params": params,
                      "duration_s": len(y) / TARGET_SR, "n_frames": x.shape[0], "n_bins": x.shape[1],
                      "features": x.reshape(-1), "computed_at": now})
@@ -198,24 +193,30 @@ def compute_batch(batch: Batch, feature_set: str, cache: AudioCache | None = Non
 
 
 def _key(item: WorkItem) -> dict:
-    return {"utterance_id": item.utterance_id, "augmentation": item.augmentation, "path": item.path}
+    return {"utterance_id": item.utterance_id, "corpus": item.corpus, "augmentation": item.augmentation,
+            "path": item.path}
 
 
 def write_batch(store: Store, batch: Batch, feature_set: str, config_hash: str, rows: list[dict],
-                failures: list[dict], augmentable_speakers: set[str]) -> str | None:
-    """Check the part against its contract, then write features and failures atomically."""
+                failures: list[dict], augmentable_speakers: set[str]) -> list[str]:
+    """Check every part (one per corpus) against its contract first, then write features and failures
+    atomically, so a contract failure writes nothing."""
     fs = get_feature_set(feature_set)
-    part = None
-    if rows:
-        frame = pd.DataFrame(rows)
+    parts = _by_corpus(rows)
+    for frame in parts.values():
         validate_feature_part(frame, fs.n_bins, fs.frame_level, augmentable_speakers).raise_on_failure()
-        part = store.write_partition(schemas.feature_table(feature_set), frame,
-                                     {"corpus": batch.corpus, "config_hash": config_hash}, batch.part_name)
-    if failures:
-        store.write_partition(schemas.FEATURE_FAILURES_TABLE, pd.DataFrame(failures),
-                              {"feature_set": feature_set, "corpus": batch.corpus, "config_hash": config_hash},
+    written = [store.write_partition(schemas.feature_table(feature_set), frame,
+                                     {"corpus": corpus, "config_hash": config_hash}, batch.part_name)
+               for corpus, frame in parts.items()]
+    for corpus, frame in _by_corpus(failures).items():
+        store.write_partition(schemas.FEATURE_FAILURES_TABLE, frame,
+                              {"feature_set": feature_set, "corpus": corpus, "config_hash": config_hash},
                               batch.part_name)
-    return part
+    return written
+
+
+def _by_corpus(records: list[dict]) -> dict[str, pd.DataFrame]:
+    return dict(list(pd.DataFrame(records).groupby("corpus"))) if records else {}
 
 
 @task(name="feature-batch", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
@@ -225,9 +226,9 @@ def build_feature_batch(store_url: str, batch: Batch, feature_set: str, config_h
     start = time.perf_counter()
     store = Store(store_url)
     rows, failures = compute_batch(batch, feature_set, AudioCache(store))
-    part = write_batch(store, batch, feature_set, config_hash, rows, failures, set(augmentable_speakers))
-    result = BatchResult(batch.corpus, len(rows), len(failures), float(sum(r["duration_s"] for r in rows)),
-                         time.perf_counter() - start, part, [f["utterance_id"] for f in failures])
+    parts = write_batch(store, batch, feature_set, config_hash, rows, failures, set(augmentable_speakers))
+    result = BatchResult(len(rows), len(failures), float(sum(r["duration_s"] for r in rows)),
+                         time.perf_counter() - start, parts, [f["utterance_id"] for f in failures])
     get_run_logger().info("%s: %d rows, %d failed in %.1f s", batch.part_name, result.rows, result.failures,
                           result.seconds)
     return result
