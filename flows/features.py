@@ -21,12 +21,17 @@ class FeatureSummary:
     already_present: int
     audio_s: float
     seconds: float
+    from_cache: int = 0  # files read from the audio cache instead of decoded
 
     def lines(self) -> list[str]:
         rate = f"{self.computed_rows / self.seconds:.1f} rows/s, {self.audio_s / self.seconds:.0f}x realtime" \
             if self.computed_rows and self.seconds else "nothing to compute"
-        return [f"features {self.feature_set} (config {self.config_hash}): {self.computed_rows} computed, "
-                f"{self.failed} quarantined, {self.already_present} already present; {rate}"]
+        lines = [f"features {self.feature_set} (config {self.config_hash}): {self.computed_rows} computed, "
+                 f"{self.failed} quarantined, {self.already_present} already present; {rate}"]
+        if self.computed_rows + self.failed:
+            lines.append(f"  audio: {self.from_cache} files from the audio cache, "
+                         f"{self.computed_rows + self.failed - self.from_cache} decoded")
+        return lines
 
 
 @flow(name="build-features")
@@ -51,7 +56,8 @@ def build_features(feature_set: str = "functionals", corpus: list[str] | None = 
                           dask_address, feature_set, "file", show_progress, lambda r: f"{r.rows} rows, {r.failures} failed")
     summary = FeatureSummary(feature_set, plan.config_hash, sum(r.rows for r in results),
                              sum(r.failures for r in results), plan.already_present,
-                             sum(r.audio_s for r in results), time.perf_counter() - start)
+                             sum(r.audio_s for r in results), time.perf_counter() - start,
+                             sum(r.from_cache for r in results))
     for line in summary.lines():
         logger.info(line)
     return summary

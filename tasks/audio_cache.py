@@ -28,6 +28,7 @@ class AudioCache:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.hits = 0  # load() calls served from the cache, so a run can say how many files it decoded
 
     @staticmethod
     def _relpath(key: str) -> str:
@@ -54,4 +55,7 @@ class AudioCache:
     def load(self, key: str | None, path: str) -> np.ndarray:
         """Cached audio when there is an entry, else the file decoded by the one loader."""
         y = self.get(key) if key else None
-        return load(path, sr=TARGET_SR) if y is None else y
+        if y is None:
+            return load(path, sr=TARGET_SR)
+        self.hits += 1
+        return y

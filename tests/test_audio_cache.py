@@ -24,6 +24,8 @@ def test_entries_are_the_loaders_output_and_written_once(tmp_path):
         np.testing.assert_array_equal(cached, load(str(path)))  # bit for bit: features cannot tell
         assert cached.dtype == np.float32
         assert not cache.add(read_native(str(path)), _key(info))  # a re-ingest writes nothing
+        cache.load(_key(info), str(path))
+    assert cache.hits == 2
 
 
 def test_damaged_or_missing_entry_falls_back_to_decoding(tmp_path):
@@ -37,3 +39,4 @@ def test_damaged_or_missing_entry_falls_back_to_decoding(tmp_path):
     np.testing.assert_array_equal(cache.load(key, str(path)), load(str(path)))
     assert cache.get("0" * 64 + "-16000hz-1ch") is None
     np.testing.assert_array_equal(cache.load(None, str(path)), load(str(path)))
+    assert cache.hits == 0  # every load above decoded the file

@@ -189,6 +189,7 @@ def test_cached_audio_gives_the_features_decoding_gives(small_corpus, tmp_path, 
     sorted(copy.rglob("*.wav"))[0].write_bytes(b"gone")  # only the cache still holds this file's audio
     cached = build_features(feature_set="functionals", store=stores["cached"], dask_address=dask_address)
     assert (decoded.computed_rows, cached.computed_rows, cached.failed) == (30, 30, 0)
+    assert (decoded.from_cache, cached.from_cache) == (0, 30)
     a, b = (read_features(Store(stores[c]), "functionals").sort_values("utterance_id") for c in ("decoded", "cached"))
     np.testing.assert_array_equal(np.stack(a["features"]), np.stack(b["features"]))
 

@@ -81,6 +81,7 @@ class BatchResult:
     failures: int
     audio_s: float
     seconds: float
+    from_cache: int = 0  # files whose audio was read from the audio cache rather than decoded
     parts: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -225,12 +226,13 @@ def build_feature_batch(store_url: str, batch: Batch, feature_set: str, config_h
     """Compute and write one batch; a retry rewrites the same part name, so rows never double."""
     start = time.perf_counter()
     store = Store(store_url)
-    rows, failures = compute_batch(batch, feature_set, AudioCache(store))
+    cache = AudioCache(store)
+    rows, failures = compute_batch(batch, feature_set, cache)
     parts = write_batch(store, batch, feature_set, config_hash, rows, failures, set(augmentable_speakers))
     result = BatchResult(len(rows), len(failures), float(sum(r["duration_s"] for r in rows)),
-                         time.perf_counter() - start, parts, [f["utterance_id"] for f in failures])
-    get_run_logger().info("%s: %d rows, %d failed in %.1f s", batch.part_name, result.rows, result.failures,
-                          result.seconds)
+                         time.perf_counter() - start, cache.hits, parts, [f["utterance_id"] for f in failures])
+    get_run_logger().info("%s: %d rows, %d failed in %.1f s (%d files from the audio cache)", batch.part_name,
+                          result.rows, result.failures, result.seconds, result.from_cache)
     return result
 
 
