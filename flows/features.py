@@ -21,7 +21,7 @@ class FeatureSummary:
     already_present: int
     audio_s: float
     seconds: float
-    from_cache: int = 0  # files read from the audio cache instead of decoded
+    from_cache: int  # files read from the audio cache instead of decoded
 
     def lines(self) -> list[str]:
         rate = f"{self.computed_rows / self.seconds:.1f} rows/s, {self.audio_s / self.seconds:.0f}x realtime" \

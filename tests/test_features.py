@@ -1,4 +1,5 @@
 """Feature sets, the feature store and the build-features flow."""
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -156,11 +157,16 @@ def test_batches_run_as_task_runs_of_the_flow_run(small_corpus, tmp_path, dask_a
     assert len(batches) >= 3 and all(r.state.is_completed() for r in batches)
 
 
-def test_vanished_file_is_quarantined_not_fatal(small_corpus, tmp_path, dask_address):
-    import shutil
-    store = str(tmp_path / "store")
+def _copy_actor(small_corpus: Path, tmp_path: Path, actor: str) -> Path:
+    """A private corpus folder with one actor's 30 files, which a test may damage."""
     copy = tmp_path / "corpus"
-    shutil.copytree(small_corpus / "Actor_01", copy / "Actor_01")
+    shutil.copytree(small_corpus / actor, copy / actor)
+    return copy
+
+
+def test_vanished_file_is_quarantined_not_fatal(small_corpus, tmp_path, dask_address):
+    store = str(tmp_path / "store")
+    copy = _copy_actor(small_corpus, tmp_path, "Actor_01")
     ingest_corpus(kind="ravdess", path=str(copy), name="vanishing", store=store, audio_cache=False)
     victim = sorted(copy.rglob("*.wav"))[0]
     victim.write_bytes(b"gone")
@@ -177,9 +183,7 @@ def test_vanished_file_is_quarantined_not_fatal(small_corpus, tmp_path, dask_add
 
 def test_cached_audio_gives_the_features_decoding_gives(small_corpus, tmp_path, dask_address):
     """Ingestion keeps each file's decoded audio; feature runs read it instead of decoding, to the bit."""
-    import shutil
-    copy = tmp_path / "corpus"
-    shutil.copytree(small_corpus / "Actor_02", copy / "Actor_02")
+    copy = _copy_actor(small_corpus, tmp_path, "Actor_02")
     stores = {cached: str(tmp_path / f"store-{cached}") for cached in ("cached", "decoded")}
     for cached, store in stores.items():
         ingest_corpus(kind="ravdess", path=str(copy), name="two", store=store, audio_cache=cached == "cached")
