@@ -118,10 +118,11 @@ def warm_worker(paths: list[str]) -> None:
         build_feature_batch(scratch, Batch(items), "functionals", get_feature_set("functionals").config_hash, [])
 
 
-def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: bool = True,
-                batch_size: int = 512, warm_paths: list[str] | None = None) -> dict:
+def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: bool = True, *,
+                batch_size: int, warm_paths: list[str] | None = None) -> dict:
     from dask.distributed import Client, LocalCluster
 
+    from flows.fanout import local_cluster_kwargs
     from flows.features import build_features
 
     shutil.rmtree(Path(store) / "features", ignore_errors=True)
@@ -129,8 +130,7 @@ def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: b
         start = time.perf_counter()
         summary = build_features(feature_set="functionals", store=store, workers=workers, batch_size=batch_size)
         return {"seconds": time.perf_counter() - start, "audio_s": summary.audio_s, "rows": summary.computed_rows}
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      env={"PREFECT_API_URL": api_url, "GX_ANALYTICS_ENABLED": "false"}) as lc, Client(lc) as client:
+    with LocalCluster(**local_cluster_kwargs(workers, api_url)) as lc, Client(lc) as client:
         client.run(warm_worker, warm_paths)
         start = time.perf_counter()
         summary = build_features(feature_set="functionals", store=store, dask_address=lc.scheduler_address,
@@ -158,9 +158,11 @@ def rates(run: dict, n_files: int) -> dict:
 
 
 def main() -> None:
+    from tasks.features.build import MAX_BATCH_FILES
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, help="use only the first N files per corpus (a quick check)")
-    parser.add_argument("--batch-size", type=int, default=512, help="most files per feature task")
+    parser.add_argument("--batch-size", type=int, default=MAX_BATCH_FILES, help="most files per feature task")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; each row reports its fastest")
     args = parser.parse_args()
     if not CORPORA.is_dir():
@@ -242,7 +244,7 @@ def main() -> None:
         },
         "per_file_ms_one_thread": profile, "batch_size": args.batch_size, "rounds": args.repeat,
         "command": "python bench/features.py" + (f" --limit {args.limit}" if args.limit else "")
-                   + (f" --batch-size {args.batch_size}" if args.batch_size != 512 else "")
+                   + (f" --batch-size {args.batch_size}" if args.batch_size != MAX_BATCH_FILES else "")
                    + (f" --repeat {args.repeat}" if args.repeat != 3 else ""),
     }
     print(json.dumps(result, indent=2))

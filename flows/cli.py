@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tasks.augment import presets
     from tasks.corpora import RECIPES
     from tasks.features import FEATURE_SETS
+    from tasks.features.build import MAX_BATCH_FILES
     from tasks.store import default_store
 
     parser = argparse.ArgumentParser(prog="serflow", description=__doc__)
@@ -175,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", help="comma list of corpora (default: all ingested)")
     p.add_argument("--store", default=default_store())
     add_dask_args(p)
-    p.add_argument("--batch-size", type=int, default=512,
+    p.add_argument("--batch-size", type=int, default=MAX_BATCH_FILES,
                    help="most files per Prefect task (batches are cut by audio length, 2 per worker)")
     p.set_defaults(func=cmd_features)
 

@@ -8,7 +8,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 
 from flows.fanout import fan_out, parallelism
-from tasks.features.build import build_feature_batch, plan_features
+from tasks.features.build import MAX_BATCH_FILES, build_feature_batch, plan_features
 from tasks.store import default_store
 
 
@@ -38,7 +38,7 @@ class FeatureSummary:
 def build_features(feature_set: str = "functionals", corpus: list[str] | None = None,
                    augment: list[str] | None = None, augment_speakers: list[str] | None = None,
                    store: str | None = None, workers: int | None = None, dask_address: str | None = None,
-                   batch_size: int = 512, show_progress: bool = False) -> FeatureSummary:
+                   batch_size: int = MAX_BATCH_FILES, show_progress: bool = False) -> FeatureSummary:
     """Compute only the missing (utterance, augmentation, config) rows of one feature set."""
     logger = get_run_logger()
     store_url = store or default_store()

@@ -25,8 +25,9 @@ def dask_address(prefect_server: str) -> str:
     """One warm 2-worker Dask cluster shared by the flow tests (the --dask-address path)."""
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      env={"PREFECT_API_URL": prefect_server, "GX_ANALYTICS_ENABLED": "false"}) as cluster:
+    from flows.fanout import local_cluster_kwargs
+
+    with LocalCluster(**local_cluster_kwargs(2, prefect_server)) as cluster:
         yield cluster.scheduler_address
 
 

@@ -115,8 +115,16 @@ def test_batches_balance_audio_seconds_across_workers():
     assert costs == sorted(costs, reverse=True)  # biggest first: the last to finish are the smallest
     assert sorted(i.utterance_id for b in batches for i in b.items) == sorted(i.utterance_id for i in items)
     assert sum(len({i.corpus for i in b.items}) == 2 for b in batches) == 1  # one batch straddles the corpora
-    capped = balanced_batches(items, parallelism=1, max_batch_size=100)
-    assert len(capped) >= 12 and max(len(b.items) for b in capped) <= 100
+    capped = balanced_batches(items, parallelism=5, max_batch_size=100)
+    assert len(capped) == 15 and max(len(b.items) for b in capped) <= 100
+    # Runs of short files hold more files for the same cost: the cap adds whole rounds of batches
+    # (4 would put 462 short files in one, 6 would put 308) so every worker still gets as many.
+    mixed = [WorkItem(f"l{i}", "c", "s", "/l.wav", "none", 8.0) for i in range(300)] + \
+            [WorkItem(f"s{i}", "c", "s", "/s.wav", "none", 0.1) for i in range(600)]
+    capped = balanced_batches(mixed, parallelism=2, max_batch_size=300)
+    capped_costs = [cost_s(b.items) for b in capped]
+    assert len(capped) == 8 and max(len(b.items) for b in capped) <= 300
+    assert max(capped_costs) / min(capped_costs) < 1.05
 
 
 def test_parallelism_is_the_schedulers_worker_threads(dask_address):
