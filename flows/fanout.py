@@ -19,7 +19,7 @@ from prefect_dask import DaskTaskRunner
 # 1.7x slower (36 vs 21 ms per file). Workers of clusters started from this process keep glibc's defaults.
 # Dask's own monitoring shares the cores with the work and feeds only the dashboard, which serflow does
 # not serve: the workers' stack sampling (every 10 ms), the event-loop tick (20 ms) and the scheduler's
-# system monitor (0.5 s) cost ~8% of the workers' CPU time and a third of the flow process's.
+# system monitor (0.5 s) cost ~9% of the workers' CPU time and a third of the flow process's.
 # The scheduler hands a worker its next batch only when the worker is free (by default it queues
 # ceil(1.1 x threads) = 2 on a single-threaded worker, so a small last batch could wait behind a big one
 # while another worker idled): batches go out biggest first to whichever worker frees up first.
