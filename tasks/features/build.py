@@ -225,22 +225,21 @@ def write_batch(store: Store, batch: Batch, feature_set: str, config_hash: str, 
     run costs ~0.15 s, for 10 rows or 800), then write features and failures atomically: a contract
     failure writes nothing."""
     fs = get_feature_set(feature_set)
-    parts = _by_corpus(rows)
-    if parts:
-        validate_feature_part(pd.concat(parts.values()), fs.n_bins, fs.frame_level,
-                              augmentable_speakers).raise_on_failure()
+    features = pd.DataFrame(rows)
+    if rows:
+        validate_feature_part(features, fs.n_bins, fs.frame_level, augmentable_speakers).raise_on_failure()
     written = [store.write_partition(schemas.feature_table(feature_set), frame,
                                      {"corpus": corpus, "config_hash": config_hash}, batch.part_name)
-               for corpus, frame in parts.items()]
-    for corpus, frame in _by_corpus(failures).items():
+               for corpus, frame in _by_corpus(features).items()]
+    for corpus, frame in _by_corpus(pd.DataFrame(failures)).items():
         store.write_partition(schemas.FEATURE_FAILURES_TABLE, frame,
                               {"feature_set": feature_set, "corpus": corpus, "config_hash": config_hash},
                               batch.part_name)
     return written
 
 
-def _by_corpus(records: list[dict]) -> dict[str, pd.DataFrame]:
-    return dict(list(pd.DataFrame(records).groupby("corpus"))) if records else {}
+def _by_corpus(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return dict(list(frame.groupby("corpus"))) if len(frame) else {}
 
 
 @task(name="feature-batch", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
