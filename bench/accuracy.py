@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
 RESULTS = ROOT / "bench" / "results" / "accuracy.json"
@@ -64,8 +63,8 @@ def main() -> None:
     from flows.ingest import ingest_corpus
     from flows.train import train_model
     from ser_models import registry
-    from tasks.ingest import read_manifest
-    from tasks.store import Store
+    from tasks.lib.store import Store
+    from tasks.lib.tables import read_manifest
 
     norm = not args.no_speaker_norm
     suffix = "" if norm else "-raw"
@@ -78,7 +77,7 @@ def main() -> None:
                 aug = [] if augment == "none" else [augment]
                 summary = train_model(model=model, corpus=[corpus], cv=CV[corpus], augment=aug, store=args.store,
                                       name=f"bench-{corpus}-{model}-{augment}{suffix}", speaker_norm=norm)
-                card = registry.resolve(args.store, f"{summary.name}:{summary.version}").card
+                card = registry.resolve(Store(args.store), f"{summary.name}:{summary.version}").card
                 pooled = card["metrics"]["pooled"]
                 row = {"corpus": corpus, "cv": card["cv_label"], "model": model, "augment": augment, "speaker_norm": norm,
                        "ua": pooled["ua"], "wa": pooled["wa"], "macro_f1": pooled["macro_f1"], "n": pooled["n"],

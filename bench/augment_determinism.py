@@ -23,7 +23,7 @@ EMODB = ROOT.parent / "shared" / "corpora" / "emodb"
 def build(store: str) -> None:
     from flows.features import build_features
     from flows.ingest import ingest_corpus
-    from tasks.features.build import ALL_SPEAKERS
+    from tasks.lib.feature_store import ALL_SPEAKERS
 
     ingest_corpus("emodb", str(EMODB), store=store)
     build_features(feature_set="mfcc40_mean", augment=["noise+pitch"], augment_speakers=[ALL_SPEAKERS],
@@ -31,8 +31,8 @@ def build(store: str) -> None:
 
 
 def check(store: str, feature_set: str) -> None:
-    from tasks.audio import TARGET_SR, load
-    from tasks.augment import augment
+    from tasks.lib.audio import TARGET_SR, load
+    from tasks.lib.augment import augment
 
     decoded = lru_cache(maxsize=1)(load)  # rows come ordered by file: each file is decoded once
     rows = duckdb.sql(

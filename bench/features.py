@@ -24,7 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
 RESULTS = ROOT / "bench" / "results" / "features.json"
@@ -54,11 +53,11 @@ def per_file_ms(items: list, store: str) -> dict:
     without the cache, and the plain loop."""
     from threadpoolctl import threadpool_limits
 
-    from tasks.audio import load
-    from tasks.audio_cache import AudioCache
-    from tasks.features import get_feature_set
-    from tasks.features.build import Batch, compute_batch
-    from tasks.store import Store
+    from tasks.lib.audio import load
+    from tasks.lib.audio_cache import AudioCache
+    from tasks.lib.feature_sets import get_feature_set
+    from tasks.lib.feature_store import Batch, compute_batch
+    from tasks.lib.store import Store
 
     def timed(stage: Callable[[list], Any], items: list) -> tuple[Any, float]:
         stage(items[:2])  # first calls (JIT, caches) before the clock
@@ -110,19 +109,21 @@ def ingest_all(corpora: dict[str, Path], store: str, audio_cache: bool) -> float
 def warm_worker(paths: list[str]) -> None:
     """Run one small real batch through the Prefect task, as a long-lived worker already would have:
     imports, JIT, the task engine's API client, GX's context, the Ogg decoder and the Parquet writer."""
-    from tasks.features import get_feature_set
-    from tasks.features.build import Batch, WorkItem, build_feature_batch
+    from tasks.features import build_feature_batch
+    from tasks.lib.feature_sets import get_feature_set
+    from tasks.lib.feature_store import Batch, WorkItem
+    from tasks.lib.store import Store
 
     with tempfile.TemporaryDirectory() as scratch:
         items = [WorkItem(f"warm{i}", "warm", "warm", p, "none") for i, p in enumerate(paths)]
-        build_feature_batch(scratch, Batch(items), "functionals", get_feature_set("functionals").config_hash, [])
+        build_feature_batch(Store(scratch), Batch(items), "functionals", get_feature_set("functionals").config_hash, [])
 
 
 def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: bool = True, *,
                 batch_size: int, warm_paths: list[str] | None = None) -> dict:
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
-    from flows.fanout import local_cluster_kwargs
+    from flows.fanout import standing_cluster
     from flows.features import build_features
 
     shutil.rmtree(Path(store) / "features", ignore_errors=True)
@@ -130,7 +131,7 @@ def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: b
         start = time.perf_counter()
         summary = build_features(feature_set="functionals", store=store, workers=workers, batch_size=batch_size)
         return {"seconds": time.perf_counter() - start, "audio_s": summary.audio_s, "rows": summary.computed_rows}
-    with LocalCluster(**local_cluster_kwargs(workers, api_url)) as lc, Client(lc) as client:
+    with standing_cluster(workers, api_url) as lc, Client(lc) as client:
         client.run(warm_worker, warm_paths)
         start = time.perf_counter()
         summary = build_features(feature_set="functionals", store=store, dask_address=lc.scheduler_address,
@@ -158,7 +159,7 @@ def rates(run: dict, n_files: int) -> dict:
 
 
 def main() -> None:
-    from tasks.features.build import MAX_BATCH_FILES
+    from tasks.lib.feature_store import MAX_BATCH_FILES
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, help="use only the first N files per corpus (a quick check)")
@@ -167,7 +168,7 @@ def main() -> None:
     args = parser.parse_args()
     if not CORPORA.is_dir():
         sys.exit(f"{CORPORA} not found: this benchmark needs the shared corpora")
-    from flows import session_server
+    from flows.settings import session_server
 
     with tempfile.TemporaryDirectory() as tmp, session_server() as api_url:
         store, store_nocache = tmp + "/store", tmp + "/store-nocache"
@@ -193,9 +194,9 @@ def main() -> None:
         ingest: dict[str, float] = {k: min(v) for k, v in tries.items()}
         ingest["audio_cache_mb"] = round(sum(f.stat().st_size for f in Path(store, "audio_cache").rglob("*.npy")) / 2**20, 1)
         print("ingestion:", ingest, flush=True)
-        from tasks.features.build import wanted_items
-        from tasks.ingest import read_manifest
-        from tasks.store import Store
+        from tasks.lib.feature_store import wanted_items
+        from tasks.lib.store import Store
+        from tasks.lib.tables import read_manifest
 
         manifest = read_manifest(Store(store))
         paths = manifest["path"].tolist()

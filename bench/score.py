@@ -15,7 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 RESULTS = Path(__file__).resolve().parent / "results" / "score.json"
 
 
@@ -24,10 +23,11 @@ def warm_worker(store: str, spec: str) -> None:
     import numpy as np
 
     from ser_models.inference import features_of
-    from tasks.calls import cached_model
-    from tasks.vad import WindowConfig, speech_regions
+    from tasks.lib.store import Store
+    from tasks.lib.vad import WindowConfig, speech_regions
+    from tasks.score import cached_model
 
-    model = cached_model(store, spec)
+    model = cached_model(Store(store), spec)
     clip = np.random.default_rng(0).normal(0, 0.1, 48_000).astype(np.float32)
     speech_regions(clip, WindowConfig())
     model.estimator.predict_proba(features_of([clip], model.estimator.feature_sets))
@@ -39,19 +39,19 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=40, help="utterance turns per call (~5 s each)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    import shutil
+
     import pandas as pd
+    from dask.distributed import Client, LocalCluster
 
     from flows.ingest import ingest_corpus
     from flows.score import score_calls
+    from flows.settings import session_server
     from flows.train import train_model
     from ser_models import registry
     from ser_models.evaluation import segment_level_metrics
-    from tasks.synth import synth_calls, synth_corpus
-
-    import shutil
-
-    from dask.distributed import Client, LocalCluster
-    from flows import session_server
+    from tasks.lib.store import Store
+    from tasks.lib.synth import synth_calls, synth_corpus
 
     with tempfile.TemporaryDirectory() as tmp, session_server() as api_url:
         store = f"{tmp}/store"
@@ -65,9 +65,9 @@ def main() -> None:
         wall = time.perf_counter() - start
         warm_store = f"{tmp}/warm-store"
         shutil.copytree(f"{store}/models", f"{warm_store}/models")
-        spec = f"bench:{registry.resolve(store, 'bench').version}"
+        spec = f"bench:{registry.resolve(Store(store), 'bench').version}"
         with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                          env={"PREFECT_API_URL": api_url, "GX_ANALYTICS_ENABLED": "false"}) as lc, \
+                          env={"PREFECT_API_URL": api_url}) as lc, \
                 Client(lc) as client:
             client.run(warm_worker, warm_store, spec)
             start = time.perf_counter()
@@ -77,7 +77,7 @@ def main() -> None:
 
         segments = duckdb.sql(f"select * from read_parquet('{store}/results/segments/**/*.parquet', "
                               f"hive_partitioning=true)").df()
-        card = registry.resolve(store, "bench").card
+        card = registry.resolve(Store(store), "bench").card
         seg = segment_level_metrics(segments, labels, card["classes"])
     stage_total = sum(summary.stage_seconds.values())
     result = {

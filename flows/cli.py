@@ -1,14 +1,13 @@
-"""The `serflow` command line: one sub-command per flow, plus helpers."""
+"""The `serflow` command line: argument parsing and one call per sub-command."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from flows import without_heartbeats
+from flows.settings import apply_settings, without_heartbeats
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+MODEL_HELP = "NAME[:VERSION] (default version: the champion, else the newest)"
 
 
 class UserError(Exception):
@@ -35,8 +34,16 @@ def _key_values(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _csv(text: str | None) -> list[str] | None:
+    return [t for t in text.split(",") if t] if text else None
+
+
+def _print_lines(summary) -> None:
+    print("\n".join(summary.lines()))
+
+
 def cmd_synth_corpus(args: argparse.Namespace) -> None:
-    from tasks.synth import synth_corpus
+    from tasks.lib.synth import synth_corpus
 
     files = synth_corpus(Path(args.out), n_speakers=args.speakers, repetitions=args.repetitions, seed=args.seed)
     print(f"wrote {len(files)} files for {args.speakers} speakers under {args.out}")
@@ -46,13 +53,8 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     from flows.ingest import ingest_corpus
 
     print(prefect_api_description(), file=sys.stderr)
-    summary = ingest_corpus(kind=args.kind, path=args.path, name=args.name, store=args.store,
-                            options=_key_values(args.option), audio_cache=args.audio_cache)
-    print("\n".join(summary.lines()))
-
-
-def _csv(text: str | None) -> list[str] | None:
-    return [t for t in text.split(",") if t] if text else None
+    _print_lines(ingest_corpus(kind=args.kind, path=args.path, name=args.name, store=args.store,
+                               options=_key_values(args.option), audio_cache=args.audio_cache))
 
 
 def cmd_features(args: argparse.Namespace) -> None:
@@ -60,43 +62,44 @@ def cmd_features(args: argparse.Namespace) -> None:
 
     print(prefect_api_description(), file=sys.stderr)
     for feature_set in _csv(args.feature_set):
-        summary = build_features(feature_set=feature_set, corpus=_csv(args.corpus), augment=args.augment,
-                                 augment_speakers=_csv(args.augment_speakers), store=args.store,
-                                 workers=args.workers, dask_address=args.dask_address,
-                                 batch_size=args.batch_size, show_progress=True)
-        print("\n".join(summary.lines()))
+        _print_lines(build_features(feature_set=feature_set, corpus=_csv(args.corpus), augment=args.augment,
+                                    augment_speakers=_csv(args.augment_speakers), store=args.store,
+                                    workers=args.workers, dask_address=args.dask_address,
+                                    batch_size=args.batch_size, show_progress=True))
 
 
 def cmd_train(args: argparse.Namespace) -> None:
     from flows.train import train_model
 
     print(prefect_api_description(), file=sys.stderr)
-    summary = train_model(model=args.model, corpus=_csv(args.corpus), feature_set=args.feature_set, cv=args.cv,
-                          augment=args.augment, labels=args.labels, store=args.store, seed=args.seed,
-                          members=_csv(args.members), name=args.name, max_epochs=args.max_epochs, workers=args.workers,
-                          dask_address=args.dask_address, speaker_norm=args.speaker_norm)
-    print("\n".join(summary.lines()))
+    _print_lines(train_model(model=args.model, corpus=_csv(args.corpus), feature_set=args.feature_set, cv=args.cv,
+                             augment=args.augment, labels=args.labels, store=args.store, seed=args.seed,
+                             members=_csv(args.members), name=args.name, max_epochs=args.max_epochs,
+                             workers=args.workers, dask_address=args.dask_address, speaker_norm=args.speaker_norm))
 
 
 def cmd_models(args: argparse.Namespace) -> None:
     from ser_models import registry
+    from tasks.lib.store import Store
 
+    store = Store.open(args.store)
     if args.action == "promote":
         if not args.name or not args.version:
             raise UserError("usage: serflow models promote NAME VERSION")
-        ref = registry.promote(args.store, args.name, args.version)
+        ref = registry.promote(store, args.name, args.version)
         print(f"{ref.name}: champion is now {ref.version}")
         return
-    table = registry.list_models(args.store)
-    print(table.round(3).to_string(index=False) if len(table) else f"no models registered in {args.store}")
+    table = registry.list_models(store)
+    print(table.round(3).to_string(index=False) if len(table) else f"no models registered in {store}")
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
     import json
 
     from ser_models.inference import load_model, predict_files
+    from tasks.lib.store import Store
 
-    results = predict_files(load_model(args.store, args.model), args.files)
+    results = predict_files(load_model(Store.open(args.store), args.model), args.files)
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -112,75 +115,84 @@ def cmd_score_calls(args: argparse.Namespace) -> None:
     from flows.score import score_calls
 
     print(prefect_api_description(), file=sys.stderr)
-    summary = score_calls(inbox=args.inbox, model=args.model, store=args.store, workers=args.workers,
-                          dask_address=args.dask_address, batch_size=args.batch_size, show_progress=True)
-    print("\n".join(summary.lines()))
+    _print_lines(score_calls(inbox=args.inbox, model=args.model, store=args.store, workers=args.workers,
+                             dask_address=args.dask_address, batch_size=args.batch_size, show_progress=True))
 
 
 def cmd_synth_calls(args: argparse.Namespace) -> None:
-    from tasks.synth import call_labels_path, synth_calls
+    from tasks.lib.synth import call_labels_path, synth_calls
 
     synth_calls(Path(args.out), n_calls=args.calls, seed=args.seed)
     print(f"wrote {args.calls} calls under {args.out} and their utterance labels to {call_labels_path(Path(args.out))}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from flows.demo import demo, report
+    from flows.demo import demo
+    from tasks.demo import report
 
     print(prefect_api_description(), file=sys.stderr)
     print(report(demo(data_dir=args.data, store=args.store)))
 
 
-MODEL_HELP = "NAME[:VERSION] (default version: the champion, else the newest)"
+def shared_parents() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The options every command that touches the store, or runs batches on Dask, shares."""
+    from tasks.lib.store import default_store
+
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument("--store", default=default_store(), help="store root: path or fsspec URL")
+    dask = argparse.ArgumentParser(add_help=False)
+    dask.add_argument("--workers", type=int, help="LocalCluster worker processes (default: CPU count)")
+    dask.add_argument("--dask-address", help="an existing dask.distributed scheduler, e.g. tcp://host:8786")
+    return store, dask
 
 
-def add_dask_args(p: argparse.ArgumentParser) -> None:
-    """Where batches run: a LocalCluster of N workers, or an existing scheduler."""
-    p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: CPU count)")
-    p.add_argument("--dask-address", help="an existing dask.distributed scheduler, e.g. tcp://host:8786")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from tasks.augment import presets
-    from tasks.corpora import RECIPES
-    from tasks.features import FEATURE_SETS
-    from tasks.features.build import MAX_BATCH_FILES
-    from tasks.store import default_store
-
-    parser = argparse.ArgumentParser(prog="serflow", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def add_synth_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth-corpus", help="write the built-in synthetic RAVDESS-style corpus")
     p.add_argument("out")
     p.add_argument("--speakers", type=int, default=8)
     p.add_argument("--repetitions", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_synth_corpus)
+    p = sub.add_parser("synth-calls", help="write synthetic calls with known utterance labels")
+    p.add_argument("out")
+    p.add_argument("--calls", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_synth_calls)
 
-    p = sub.add_parser("ingest", help="ingest a labelled corpus into the utterances manifest")
+
+def add_ingest(sub: argparse._SubParsersAction, store: argparse.ArgumentParser) -> None:
+    from tasks.lib.corpora import RECIPES
+
+    p = sub.add_parser("ingest", parents=[store], help="ingest a labelled corpus into the utterances manifest")
     p.add_argument("kind", choices=sorted(RECIPES))
     p.add_argument("path", help="corpus folder (or the CSV file for kind 'csv')")
     p.add_argument("--name", help="corpus name in the store (default: the kind)")
-    p.add_argument("--store", default=default_store(), help="store root: path or fsspec URL")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="recipe option, e.g. speaker_regex='(?P<speaker>spk\\d+)' for 'folders'")
     p.add_argument("--no-audio-cache", dest="audio_cache", action="store_false",
                    help="do not keep decoded 16 kHz audio in the store (feature runs then decode each file)")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("features", help="augment and extract features into the feature store (over Dask)")
+
+def add_features(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    from tasks.lib.augment import presets
+    from tasks.lib.feature_sets import FEATURE_SETS
+    from tasks.lib.feature_store import MAX_BATCH_FILES
+
+    p = sub.add_parser("features", parents=parents,
+                       help="augment and extract features into the feature store (over Dask)")
     p.add_argument("--feature-set", default="functionals", help=f"comma list of {sorted(FEATURE_SETS)}")
     p.add_argument("--augment", action="append", default=[], metavar="PRESET[xN]",
                    help=f"augmented copies, e.g. noisex2; presets: {sorted(presets())}")
     p.add_argument("--augment-speakers", help="comma list of speaker_ids that may be augmented, or 'all'")
     p.add_argument("--corpus", help="comma list of corpora (default: all ingested)")
-    p.add_argument("--store", default=default_store())
-    add_dask_args(p)
     p.add_argument("--batch-size", type=int, default=MAX_BATCH_FILES,
                    help="most files per Prefect task (batches are cut by audio length, 2 per worker)")
     p.set_defaults(func=cmd_features)
 
-    p = sub.add_parser("train", help="cross-validate a model speaker-independently and register it")
+
+def add_train(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("train", parents=parents, help="cross-validate a model speaker-independently and register it")
     p.add_argument("--model", required=True, help="mlp, svm, svm_linear, logreg, rf, cnn, cl or ensemble")
     p.add_argument("--corpus", required=True, help="comma list of ingested corpora")
     p.add_argument("--feature-set", help="for mlp/svm/logreg/rf: functionals (default) or mfcc40_mean")
@@ -194,54 +206,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-epochs", type=int, help="cap on torch training epochs (quick runs)")
     p.add_argument("--speaker-norm", action="store_true",
-                   help="standardise features per speaker (+12 UA points on EMO-DB LOSO; hurts calls whose "
-                        "channels hold one emotion or two voices, see README)")
-    p.add_argument("--store", default=default_store())
-    add_dask_args(p)
+                   help="standardise features per speaker (better cross-validated UA; hurts calls whose "
+                        "channels hold one emotion or two voices, see docs/models.md)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("models", help="list registered models, or promote a version to champion")
+
+def add_serving(sub: argparse._SubParsersAction, store: argparse.ArgumentParser,
+                dask: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("models", parents=[store], help="list registered models, or promote a version to champion")
     p.add_argument("action", choices=["list", "promote"])
     p.add_argument("name", nargs="?")
     p.add_argument("version", nargs="?")
-    p.add_argument("--store", default=default_store())
     p.set_defaults(func=cmd_models)
-
-    p = sub.add_parser("predict", help="emotion probabilities for audio files")
+    p = sub.add_parser("predict", parents=[store], help="emotion probabilities for audio files")
     p.add_argument("files", nargs="+")
     p.add_argument("--model", default="mlp", help=MODEL_HELP)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--store", default=default_store())
     p.set_defaults(func=cmd_predict)
-
-    p = sub.add_parser("score-calls", help="score new or changed call recordings in an inbox")
+    p = sub.add_parser("score-calls", parents=[store, dask], help="score new or changed call recordings in an inbox")
     p.add_argument("inbox", help="folder or fsspec URL of call recordings")
     p.add_argument("--model", default="mlp", help=MODEL_HELP)
-    p.add_argument("--store", default=default_store())
-    add_dask_args(p)
     p.add_argument("--batch-size", type=int, default=4, help="calls per Prefect task")
     p.set_defaults(func=cmd_score_calls)
-
-    p = sub.add_parser("synth-calls", help="write synthetic calls with known utterance labels")
-    p.add_argument("out")
-    p.add_argument("--calls", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_synth_calls)
-
-    p = sub.add_parser("demo", help="run the whole chain on built-in synthetic data")
+    p = sub.add_parser("demo", parents=[store], help="run the whole chain on built-in synthetic data")
     p.add_argument("--data", default="demo-data", help="where the synthetic corpus and calls are written")
-    p.add_argument("--store", default=default_store())
     p.set_defaults(func=cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="serflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    store, dask = shared_parents()
+    add_synth_commands(sub)
+    add_ingest(sub, store)
+    add_features(sub, [store, dask])
+    add_train(sub, [store, dask])
+    add_serving(sub, store, dask)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    apply_settings()
     args = build_parser().parse_args(argv)
     from data_contracts.suites import ContractViolation
     from ser_models.registry import RegistryError
-    from tasks.features.build import FeatureError
-    from tasks.train import TrainError
+    from tasks.features import FeatureError
     from tasks.ingest import IngestError
+    from tasks.train import TrainError
 
     try:
         with without_heartbeats():

@@ -5,10 +5,8 @@ from prefect import flow, unmapped
 from prefect.logging import get_run_logger
 
 from data_contracts.file_checks import AudioLimits
-from tasks.ingest import IngestSummary, apply_contracts, discover, inspect_batch, publish_manifest
-from tasks.store import default_store
-
-BATCH_SIZE = 64
+from tasks.ingest import IngestSummary, apply_contracts, discover, inspect_batch, path_batches, publish_manifest
+from tasks.lib.store import Store
 
 
 @flow(name="ingest-corpus", log_prints=False)
@@ -16,18 +14,11 @@ def ingest_corpus(kind: str, path: str, name: str | None = None, store: str | No
                   options: dict[str, str] | None = None, min_duration_s: float = 0.3,
                   max_duration_s: float = 30.0, audio_cache: bool = True) -> IngestSummary:
     """Ingest one corpus; re-running replaces that corpus's partitions."""
-    logger = get_run_logger()
-    corpus = name or kind
-    store_url = store or default_store()
+    corpus, handle = name or kind, Store.open(store)
     limits = AudioLimits(min_duration_s=min_duration_s, max_duration_s=max_duration_s)
     records = discover(kind, path, corpus, options)
-    paths = [r.path for r in records]
-    logger.info("%s: %d candidate files in %s", corpus, len(paths), path)
-    batches = [paths[i:i + BATCH_SIZE] for i in range(0, len(paths), BATCH_SIZE)]
-    cache_store = store_url if audio_cache else None
-    inspections = [i for batch in inspect_batch.map(batches, cache_store=unmapped(cache_store)).result() for i in batch]
-    utterances, quarantine = apply_contracts(records, inspections, kind, limits)
-    summary = publish_manifest(store_url, corpus, utterances, quarantine, limits)
-    for line in summary.lines():
-        logger.info(line)
+    inspected = inspect_batch.map(path_batches(records), cache_store=unmapped(handle if audio_cache else None))
+    utterances, quarantine = apply_contracts(records, [i for batch in inspected.result() for i in batch], kind, limits)
+    summary = publish_manifest(handle, corpus, utterances, quarantine, limits)
+    get_run_logger().info("\n".join(summary.lines()))
     return summary

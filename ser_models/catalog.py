@@ -6,8 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ser_models.cl import CNNLSTM, CLConfig
 from ser_models.classic import LogRegConfig, RFConfig, SklearnEstimator, SVMConfig
-from ser_models.cl import CLConfig, CNNLSTM
 from ser_models.cnn import CNN, CNNConfig
 from ser_models.ensemble import Ensemble
 from ser_models.estimator import Estimator

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import skops.io as sio
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import GroupKFold
@@ -105,6 +104,8 @@ class SklearnEstimator(Estimator):
         return out
 
     def save(self, folder: Path) -> None:
+        import skops.io as sio  # on use: importing skops imports every scikit-learn module (and dask)
+
         sio.dump(self.pipeline, folder / "model.skops")
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -113,6 +114,8 @@ class SklearnEstimator(Estimator):
     def load_weights(self, folder: Path, classes: list[str], hyper: dict) -> SklearnEstimator:
         """The card's config (same class as the catalog built) and the skops pipeline, type allow-listed."""
         self.config, self.classes = config_from_card(type(self.config), hyper["config"]), classes
+        import skops.io as sio
+
         path = folder / "model.skops"
         untrusted = sio.get_untrusted_types(file=path)
         foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]

@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.labels import CANONICAL_EMOTIONS
-from tasks.features.build import read_features
-from tasks.ingest import read_manifest
-from tasks.store import Store
+from tasks.lib.store import Store
+from tasks.lib.tables import read_features, read_manifest
 
 KEY = ["utterance_id", "augmentation"]
 

@@ -9,8 +9,9 @@ import pandas as pd
 from ser_models import registry
 from ser_models.data import FeatureData
 from ser_models.estimator import Estimator
-from tasks.audio import AudioDecodeError, load
-from tasks.features import get_feature_set
+from tasks.lib.audio import AudioDecodeError, load
+from tasks.lib.feature_sets import get_feature_set
+from tasks.lib.store import Store
 
 
 @dataclass
@@ -24,9 +25,9 @@ class LoadedModel:
         return self.card["classes"]
 
 
-def load_model(store_url: str, spec: str) -> LoadedModel:
+def load_model(store: Store, spec: str) -> LoadedModel:
     """Resolve NAME[:VERSION] and refuse a model whose feature config this code no longer computes."""
-    ref = registry.resolve(store_url, spec)
+    ref = registry.resolve(store, spec)
     card = ref.card
     for name, trained_hash in card["feature_config_hashes"].items():
         current = get_feature_set(name).config_hash

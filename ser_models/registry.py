@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pandas as pd
 
 from ser_models.catalog import load_estimator
 from ser_models.estimator import Estimator
+from tasks.lib.store import Store
 
 VERSION = re.compile(r"^v(\d{4})$")
 
@@ -47,21 +48,21 @@ def code_version() -> str:
     return f"serflow {version('serflow')}" + (f" ({sha})" if sha else "")
 
 
-def _root(store_root: str) -> Path:
-    if "://" in store_root:
+def _root(store: Store) -> Path:
+    if not store.is_local:
         raise RegistryError("the model registry needs a local store path")
-    return Path(store_root) / "models"
+    return Path(store.root) / "models"
 
 
-def versions(store_root: str, name: str) -> list[str]:
-    folder = _root(store_root) / name
+def versions(store: Store, name: str) -> list[str]:
+    folder = _root(store) / name
     return sorted(p.name for p in folder.iterdir() if VERSION.match(p.name)) if folder.is_dir() else []
 
 
-def register(store_root: str, name: str, estimator: Estimator, card: dict[str, Any],
+def register(store: Store, name: str, estimator: Estimator, card: dict[str, Any],
              metrics: pd.DataFrame, confusion_png: Path | None) -> ModelRef:
     """Write weights, card, metrics and plot to a temporary folder, then rename it to the next version."""
-    base = _root(store_root) / name
+    base = _root(store) / name
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{uuid.uuid4().hex[:8]}-", dir=base))
     try:
@@ -70,10 +71,10 @@ def register(store_root: str, name: str, estimator: Estimator, card: dict[str, A
         if confusion_png:
             shutil.copy(confusion_png, staging / "confusion.png")
         while True:  # claim the next free version number; rename fails if another run took it
-            existing = versions(store_root, name)
+            existing = versions(store, name)
             version = f"v{int(existing[-1][1:]) + 1 if existing else 1:04d}"
             full = {**card, "name": name, "version": version, "code_version": code_version(),
-                    "created_at": datetime.now(timezone.utc).isoformat()}
+                    "created_at": datetime.now(UTC).isoformat()}
             (staging / "model_card.json").write_text(json.dumps(full, indent=2, default=str))
             try:
                 staging.rename(base / version)
@@ -85,32 +86,32 @@ def register(store_root: str, name: str, estimator: Estimator, card: dict[str, A
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def champion(store_root: str, name: str) -> str | None:
-    path = _root(store_root) / name / "champion.json"
+def champion(store: Store, name: str) -> str | None:
+    path = _root(store) / name / "champion.json"
     return json.loads(path.read_text())["version"] if path.exists() else None
 
 
-def promote(store_root: str, name: str, version: str) -> ModelRef:
+def promote(store: Store, name: str, version: str) -> ModelRef:
     """Make VERSION the champion that `predict` and `score-calls` use by default."""
-    ref = resolve(store_root, f"{name}:{version}")
-    path = _root(store_root) / name / "champion.json"
+    ref = resolve(store, f"{name}:{version}")
+    path = _root(store) / name / "champion.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"version": ref.version, "promoted_at": datetime.now(timezone.utc).isoformat()}))
+    tmp.write_text(json.dumps({"version": ref.version, "promoted_at": datetime.now(UTC).isoformat()}))
     tmp.replace(path)
     return ref
 
 
-def resolve(store_root: str, spec: str) -> ModelRef:
+def resolve(store: Store, spec: str) -> ModelRef:
     """NAME[:VERSION]; without a version the champion, else the newest version."""
     name, _, version = spec.partition(":")
-    available = versions(store_root, name)
+    available = versions(store, name)
     if not available:
-        names = sorted(p.name for p in _root(store_root).iterdir()) if _root(store_root).is_dir() else []
-        raise RegistryError(f"no model {name!r} in {store_root}; registered: {names or 'none'}")
-    version = version or champion(store_root, name) or available[-1]
+        names = sorted(p.name for p in _root(store).iterdir()) if _root(store).is_dir() else []
+        raise RegistryError(f"no model {name!r} in {store}; registered: {names or 'none'}")
+    version = version or champion(store, name) or available[-1]
     if version not in available:
         raise RegistryError(f"model {name!r} has no version {version!r}; versions: {available}")
-    return ModelRef(name, version, _root(store_root) / name / version)
+    return ModelRef(name, version, _root(store) / name / version)
 
 
 def load(ref: ModelRef) -> Estimator:
@@ -118,15 +119,15 @@ def load(ref: ModelRef) -> Estimator:
     return load_estimator(ref.folder, card["model"], card["feature_sets"], card["classes"], card["hyperparameters"])
 
 
-def list_models(store_root: str) -> pd.DataFrame:
+def list_models(store: Store) -> pd.DataFrame:
     """One row per registered version with its pooled metrics."""
     rows = []
-    root = _root(store_root)
+    root = _root(store)
     for folder in sorted(root.glob("*/v*")) if root.is_dir() else []:
         card = ModelRef(folder.parent.name, folder.name, folder).card
         pooled = card.get("metrics", {}).get("pooled", {})
         rows.append({"name": card["name"], "version": card["version"],
-                     "champion": champion(store_root, card["name"]) == card["version"], "model": card["model"],
+                     "champion": champion(store, card["name"]) == card["version"], "model": card["model"],
                      "feature_sets": ",".join(card["feature_sets"]), "corpora": ",".join(card["corpora"]),
                      "cv": card["cv"], "ua": pooled.get("ua"), "wa": pooled.get("wa"),
                      "macro_f1": pooled.get("macro_f1"), "created_at": card["created_at"]})

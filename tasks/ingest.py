@@ -5,7 +5,7 @@ import inspect
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -18,11 +18,13 @@ from data_contracts.file_checks import AudioLimits, check_audio
 from data_contracts.labels import canonical_emotion
 from data_contracts.reasons import Reason
 from data_contracts.suites import validate_utterances
-from tasks.audio import AudioDecodeError, read_native
-from tasks.audio_cache import AudioCache, cache_key
-from tasks.corpora import RECIPES, Record, Rejected, Utterance
-from tasks.store import Store
+from tasks.lib.audio import AudioDecodeError, read_native
+from tasks.lib.audio_cache import AudioCache, cache_key
+from tasks.lib.corpora import RECIPES, Record, Rejected, Utterance
+from tasks.lib.store import Store
+from tasks.lib.tables import read_manifest
 
+BATCH_SIZE = 64  # files per inspect task: enough work to amortise a task's start, many tasks per corpus
 
 
 class IngestError(ValueError):
@@ -75,9 +77,17 @@ def discover(kind: str, root: str, corpus: str, options: dict[str, str] | None =
     if unknown:
         raise IngestError(f"recipe {kind!r} takes options {sorted(accepted) or 'none'}, not {sorted(unknown)}")
     try:
-        return recipe(path, corpus=corpus, **(options or {}))
+        records = recipe(path, corpus=corpus, **(options or {}))
     except ValueError as exc:
         raise IngestError(str(exc)) from exc
+    get_run_logger().info("%s: %d candidate files in %s", corpus, len(records), path)
+    return records
+
+
+def path_batches(records: list[Record]) -> list[list[str]]:
+    """The candidates' paths in batches of BATCH_SIZE, one inspect task each."""
+    paths = [r.path for r in records]
+    return [paths[i:i + BATCH_SIZE] for i in range(0, len(paths), BATCH_SIZE)]
 
 
 def inspect_file(path: str, cache: AudioCache | None = None) -> Inspection:
@@ -94,9 +104,9 @@ def inspect_file(path: str, cache: AudioCache | None = None) -> Inspection:
 
 
 @task(name="inspect-audio-batch", retries=1)
-def inspect_batch(paths: list[str], cache_store: str | None = None) -> list[Inspection]:
+def inspect_batch(paths: list[str], cache_store: Store | None = None) -> list[Inspection]:
     """Decode a batch of files (one Prefect task per batch keeps orchestration cheap)."""
-    cache = AudioCache(Store(cache_store)) if cache_store else None
+    cache = AudioCache(cache_store) if cache_store else None
     results = [inspect_file(p, cache) for p in paths]
     get_run_logger().info("inspected %d files (%d undecodable)", len(results), sum(r.error is not None for r in results))
     return results
@@ -175,7 +185,7 @@ def apply_contracts(records: list[Record], inspections: list[Inspection], kind: 
     kept, dupes = resolve_duplicates(accepted)
     quarantined += dupes
     note_shadow_duplicates(quarantined, kept, by_path)
-    now = pd.Timestamp(datetime.now(timezone.utc))
+    now = pd.Timestamp(datetime.now(UTC))
     utterances = pd.DataFrame(kept, columns=[c for c in schemas.UTTERANCES.names if c != "ingested_at"])
     utterances = utterances.sort_values("utterance_id", ignore_index=True).assign(ingested_at=now)
     quarantine = pd.DataFrame(quarantined, columns=["path", "corpus", "reason", "detail"])
@@ -183,24 +193,17 @@ def apply_contracts(records: list[Record], inspections: list[Inspection], kind: 
     return utterances, quarantine
 
 
-def read_manifest(store: Store, corpora: list[str] | None = None) -> pd.DataFrame:
-    """The accepted utterances of some or all corpora."""
-    import pyarrow.dataset as ds
-
-    where = ds.field("corpus").isin(corpora) if corpora else None
-    return store.read(schemas.UTTERANCES_TABLE, filter=where)
 
 
 @task(name="publish-manifest", cache_policy=NO_CACHE)
-def publish_manifest(store_url: str, corpus: str, utterances: pd.DataFrame, quarantine: pd.DataFrame,
+def publish_manifest(store: Store, corpus: str, utterances: pd.DataFrame, quarantine: pd.DataFrame,
                      limits: AudioLimits) -> IngestSummary:
     """Validate the whole manifest with this corpus replaced, save the report, then swap the partitions in."""
-    store = Store(store_url)
     others = read_manifest(store)
     others = others[others["corpus"] != corpus]
     table = schemas.to_table(utterances, schemas.UTTERANCES)
     result = validate_utterances(pd.concat([others, table.to_pandas()], ignore_index=True), limits)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     report = store.write_json(result.report, f"validation/ingest/corpus={corpus}/{stamp}.json")
     result.raise_on_failure()
     store.write_partition(schemas.UTTERANCES_TABLE, table, {"corpus": corpus})

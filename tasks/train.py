@@ -12,17 +12,61 @@ from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.logging import get_run_logger
 
+from data_contracts.labels import parse_label_map
 from ser_models import registry
 from ser_models.catalog import DEFAULT_MEMBERS, build_estimator
 from ser_models.data import FeatureData, class_list, load_feature_data
-from ser_models.evaluation import CVPlan, Fold, check_fold, fold_indices, make_folds, metrics, plot_confusion, validation_split
-from tasks.augment import NO_AUGMENTATION, AugmentationRequest
-from tasks.features import get_feature_set
-from tasks.store import Store
+from ser_models.evaluation import (
+    CVPlan,
+    Fold,
+    check_fold,
+    fold_indices,
+    make_folds,
+    metrics,
+    plot_confusion,
+    validation_split,
+)
+from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest
+from tasks.lib.feature_sets import get_feature_set
+from tasks.lib.store import Store
 
 
 class TrainError(ValueError):
     """A training request the user must fix (unknown model, bad --cv, no features, one class)."""
+
+
+@dataclass
+class TrainSummary:
+    name: str
+    version: str
+    folder: str
+    cv_label: str
+    table: pd.DataFrame
+
+    @classmethod
+    def of(cls, ref: registry.ModelRef, plan: CVPlan, results: list[FoldResult], classes: list[str]) -> TrainSummary:
+        return cls(ref.name, ref.version, str(ref.folder), plan.label, metrics_table(results, classes, plan.label)[0])
+
+    def lines(self) -> list[str]:
+        shown = self.table[["fold", "test_speakers", "n", "ua", "wa", "macro_f1"]].round(3)
+        return [f"registered {self.name}:{self.version} at {self.folder}", f"cross-validation: {self.cv_label}",
+                shown.to_string(index=False)]
+
+
+def feature_sets_for(model: str, feature_set: str | None, members: list[str] | None) -> tuple[str, ...]:
+    """What the model reads, from a throwaway instance of it (so the catalog stays the one source)."""
+    try:
+        return build_estimator(model, feature_set, 0, tuple(members or DEFAULT_MEMBERS)).feature_sets
+    except (ValueError, KeyError) as exc:
+        raise TrainError(str(exc)) from exc
+
+
+def parse_labels(labels: str | None) -> dict[str, str]:
+    """The --labels option as a label map, or a TrainError saying what is wrong with it."""
+    try:
+        return parse_label_map(labels)
+    except ValueError as exc:
+        raise TrainError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -34,7 +78,7 @@ class TrainRequest:
     cv: str
     label_map: dict[str, str]
     augment: tuple[str, ...]
-    store_url: str
+    store: Store
     seed: int = 0
     members: tuple[str, ...] = DEFAULT_MEMBERS
     name: str | None = None
@@ -62,11 +106,11 @@ class FoldResult:
 
 def load_data(req: TrainRequest) -> FeatureData:
     """Recordings plus exactly the augmented copies this request asked for."""
-    data = load_feature_data(Store(req.store_url), req.feature_sets, list(req.corpora), req.label_map)
+    data = load_feature_data(req.store, req.feature_sets, list(req.corpora), req.label_map)
     wanted = {NO_AUGMENTATION} | {k for a in req.augment for k in AugmentationRequest.parse(a).keys()}
     keep = np.flatnonzero(data.rows["augmentation"].isin(wanted).to_numpy())
     if not len(keep):
-        raise TrainError(f"no {req.feature_sets} features for corpora {list(req.corpora)} in {req.store_url}")
+        raise TrainError(f"no {req.feature_sets} features for corpora {list(req.corpora)} in {req.store}")
     return data.subset(keep)
 
 
@@ -142,4 +186,4 @@ def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[Fold
         png = Path(tmp) / "confusion.png"
         plot_confusion(detail["pooled"]["confusion"], classes,
                        f"{req.registry_name} pooled {plan.label}\nUA {detail['pooled']['ua']:.3f}", str(png))
-        return registry.register(req.store_url, req.registry_name, est, card, table, png)
+        return registry.register(req.store, req.registry_name, est, card, table, png)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tasks.audio import AudioDecodeError, iter_blocks, load, read_native
+from tasks.lib.audio import AudioDecodeError, iter_blocks, load, read_native
 from tests.conftest import tone
 
 

@@ -2,10 +2,10 @@
 import numpy as np
 import soundfile as sf
 
-from tasks.audio import load, read_native
-from tasks.audio_cache import AudioCache, cache_key
 from tasks.ingest import inspect_file
-from tasks.store import Store
+from tasks.lib.audio import load, read_native
+from tasks.lib.audio_cache import AudioCache, cache_key
+from tasks.lib.store import Store
 from tests.conftest import tone
 
 

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from tasks.augment import AugmentationRequest, TelephoneChannel, augment, presets
+from tasks.lib.augment import AugmentationRequest, TelephoneChannel, augment, presets
 
 
 def speechlike(seconds: float = 1.0, sr: int = 16_000) -> np.ndarray:

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from data_contracts.reasons import Reason
-from tasks.corpora import RECIPES, Rejected, Utterance
-from tasks.corpora.csv_list import CsvLayoutError
+from tasks.lib.corpora import RECIPES, Rejected, Utterance
+from tasks.lib.corpora.csv_list import CsvLayoutError
 
 
 def touch(root: Path, *names: str) -> None:

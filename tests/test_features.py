@@ -1,4 +1,4 @@
-"""Feature sets, the feature store and the build-features flow."""
+"""Stage features: the build-features flow and its tasks (incremental, augmentation rules, atomic parts)."""
 import shutil
 from pathlib import Path
 
@@ -10,74 +10,10 @@ from data_contracts import schemas
 from data_contracts.suites import validate_feature_part
 from flows.features import build_features
 from flows.ingest import ingest_corpus
-from tasks.features import FEATURE_SETS
-from tasks.features.build import FeatureError, read_features
-from tasks.store import Store
-from tests.conftest import tone
-
-
-@pytest.mark.parametrize("name,frame_level,bins", [
-    ("functionals", False, 211 * 8), ("logmel", True, 64), ("mfcc_seq", True, 40), ("mfcc40_mean", False, 40)])
-def test_shapes_and_finite_on_silence_and_clipping(name, frame_level, bins):
-    fs = FEATURE_SETS[name]
-    speech = tone(1.0, freq=180)
-    for y in (speech, np.zeros(16_000, np.float32), np.clip(speech * 100, -1, 1), np.zeros(50, np.float32)):
-        x = fs.extract(y)
-        assert x.dtype == np.float32 and x.shape[1] == bins and np.isfinite(x).all()
-    x = fs.extract(speech)
-    assert x.shape[0] == (101 if frame_level else 1)  # 10 ms hop over 1 s, centred frames
-    if name == "functionals":
-        assert len(fs.names()) == bins and fs.names()[0] == "mfcc00__mean"
-
-
-def test_fast_descriptors_match_librosa():
-    """The one-pass spectral shape, cumulative-count ZCR, torch STFT, sorted percentiles, cached delta and
-    chroma kernels and partial-sort contrast replace librosa/numpy calls for speed only: same numbers."""
-    import librosa
-
-    from tasks.features.functionals import (chromagram, delta, spectral_contrast, spectral_shape, statistics,
-                                            zero_crossing_rate)
-    from tasks.features.spectra import FrameConfig, power_spectrogram
-
-    rng = np.random.default_rng(3)
-    y = (tone(1.3, freq=210) + rng.normal(0, 0.02, 20_800)).astype(np.float32)
-    y[5_000:7_000] = 0.0  # digital silence: no crossings, zero-energy frames
-    fc = FrameConfig()
-    power = power_spectrogram(y, fc)
-    reference = np.abs(librosa.stft(y, n_fft=fc.n_fft, hop_length=fc.hop_length, win_length=fc.win_length)) ** 2
-    np.testing.assert_allclose(power, reference, rtol=1e-3, atol=1e-6 * reference.max())
-    mag, freqs = np.sqrt(reference), librosa.fft_frequencies(sr=fc.sample_rate, n_fft=fc.n_fft)
-    ours = spectral_shape(mag, reference, freqs, 0.85)
-    kw = {"S": mag, "sr": fc.sample_rate, "n_fft": fc.n_fft}
-    theirs = [librosa.feature.spectral_centroid(**kw), librosa.feature.spectral_bandwidth(**kw),
-              librosa.feature.spectral_rolloff(**kw), librosa.feature.spectral_flatness(S=mag)]
-    for a, b in zip(ours, theirs):
-        np.testing.assert_allclose(a, b[0], rtol=1e-3, atol=1e-3)
-    zcr = librosa.feature.zero_crossing_rate(y, frame_length=fc.win_length, hop_length=fc.hop_length)[0]
-    np.testing.assert_array_equal(zero_crossing_rate(y, fc.win_length, len(zcr), fc.hop_length), zcr)
-    mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=reference, sr=fc.sample_rate))
-    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=40)
-    for order in (1, 2):
-        np.testing.assert_allclose(delta(mfcc, 9, order),
-                                   librosa.feature.delta(mfcc, width=9, order=order, mode="nearest"), atol=1e-4)
-    np.testing.assert_allclose(chromagram(reference, fc.sample_rate, fc.n_fft),
-                               librosa.feature.chroma_stft(S=reference, sr=fc.sample_rate, n_fft=fc.n_fft, tuning=0.0),
-                               rtol=1e-5)
-    for quantile in (0.02, 0.2):
-        np.testing.assert_allclose(spectral_contrast(mag, fc.sample_rate, fc.n_fft, 100.0, 6, quantile),
-                                   librosa.feature.spectral_contrast(**kw, fmin=100.0, n_bands=6, quantile=quantile),
-                                   rtol=1e-4, atol=1e-3)
-    lld = rng.normal(size=(5, 37))
-    stats = statistics(lld, 0.01).reshape(5, 8)
-    np.testing.assert_allclose(stats[:, 4:7], np.percentile(lld, [10, 50, 90], axis=1).T)
-
-
-def test_config_hash_versions_the_config():
-    from dataclasses import replace
-    fs = FEATURE_SETS["mfcc_seq"]
-    other = replace(fs, config=replace(fs.config, n_mfcc=13))
-    assert other.config_hash != fs.config_hash and other.extract(tone()).shape[1] == 13
-    assert replace(fs, code_version=fs.code_version + 1).config_hash != fs.config_hash
+from tasks.features import FeatureError
+from tasks.lib.feature_sets import FEATURE_SETS
+from tasks.lib.store import Store
+from tasks.lib.tables import read_features
 
 
 @pytest.fixture(scope="module")
@@ -101,36 +37,6 @@ def test_build_is_incremental_and_augments_only_allowed_speakers(store):
                             store=store, workers=1)
     assert (second.computed_rows, second.already_present) == (0, 180)
     assert len(read_features(Store(store), "mfcc40_mean")) == 180
-
-
-def test_batches_balance_audio_seconds_across_workers():
-    from tasks.features.build import WorkItem, balanced_batches, cost_s
-
-    rng = np.random.default_rng(0)
-    items = [WorkItem(f"{c}{i}", c, "s", f"/{c}{i}.wav", "none", float(d))
-             for c, n in (("long", 900), ("short", 300)) for i, d in enumerate(rng.uniform(1, 8, n))]
-    batches = balanced_batches(items, parallelism=6, max_batch_size=512)
-    costs = [cost_s(b.items) for b in batches]
-    assert len(batches) == 12 and max(costs) / min(costs) < 1.02  # 2 per worker, equal work
-    assert costs == sorted(costs, reverse=True)  # biggest first: the last to finish are the smallest
-    assert sorted(i.utterance_id for b in batches for i in b.items) == sorted(i.utterance_id for i in items)
-    assert sum(len({i.corpus for i in b.items}) == 2 for b in batches) == 1  # one batch straddles the corpora
-    capped = balanced_batches(items, parallelism=5, max_batch_size=100)
-    assert len(capped) == 15 and max(len(b.items) for b in capped) <= 100
-    # Runs of short files hold more files for the same cost: the cap adds whole rounds of batches
-    # (4 would put 462 short files in one, 6 would put 308) so every worker still gets as many.
-    mixed = [WorkItem(f"l{i}", "c", "s", "/l.wav", "none", 8.0) for i in range(300)] + \
-            [WorkItem(f"s{i}", "c", "s", "/s.wav", "none", 0.1) for i in range(600)]
-    capped = balanced_batches(mixed, parallelism=2, max_batch_size=300)
-    capped_costs = [cost_s(b.items) for b in capped]
-    assert len(capped) == 8 and max(len(b.items) for b in capped) <= 300
-    assert max(capped_costs) / min(capped_costs) < 1.05
-
-
-def test_parallelism_is_the_schedulers_worker_threads(dask_address):
-    from flows.fanout import parallelism
-
-    assert parallelism(None, dask_address) == 2 and parallelism(3, None) == 3
 
 
 def test_augmentation_needs_named_speakers(store):
@@ -209,8 +115,9 @@ def test_cached_audio_gives_the_features_decoding_gives(small_corpus, tmp_path, 
 def test_failed_batch_leaves_no_partial_file(store, monkeypatch):
     from fsspec.implementations.local import LocalFileSystem
 
-    from tasks.features.build import Batch, WorkItem, build_feature_batch
-    from tasks.ingest import read_manifest
+    from tasks.features import build_feature_batch
+    from tasks.lib.feature_store import Batch, WorkItem
+    from tasks.lib.tables import read_manifest
 
     rows = read_manifest(Store(store), ["syn"]).head(3)
     batch = Batch([WorkItem(r.utterance_id, r.corpus, r.speaker_id, r.path, "none") for r in rows.itertuples()])
@@ -220,21 +127,22 @@ def test_failed_batch_leaves_no_partial_file(store, monkeypatch):
 
     monkeypatch.setattr(LocalFileSystem, "mv", crash)
     with pytest.raises(OSError, match="killed"):
-        build_feature_batch.fn(store, batch, "mfcc_seq", FEATURE_SETS["mfcc_seq"].config_hash, [])
+        build_feature_batch.fn(Store(store), batch, "mfcc_seq", FEATURE_SETS["mfcc_seq"].config_hash, [])
     folder = Path(store, "features", "mfcc_seq")
     assert not list(folder.rglob("*.parquet")) and not list(folder.rglob(".*.tmp"))
 
 
 def test_batch_spanning_corpora_writes_one_part_per_corpus(store, tmp_path):
-    from tasks.features.build import Batch, WorkItem, build_feature_batch
-    from tasks.ingest import read_manifest
+    from tasks.features import build_feature_batch
+    from tasks.lib.feature_store import Batch, WorkItem
+    from tasks.lib.tables import read_manifest
 
     rows = read_manifest(Store(store), ["syn"]).head(3)
     items = [WorkItem(r.utterance_id, corpus, r.speaker_id, r.path, "none")
              for r, corpus in zip(rows.itertuples(), ("a", "a", "b"))]
     items.append(WorkItem("b/missing.wav", "b", "b:1", str(tmp_path / "missing.wav"), "none"))
     out = str(tmp_path / "store")
-    result = build_feature_batch(out, Batch(items), "mfcc40_mean", FEATURE_SETS["mfcc40_mean"].config_hash, [])
+    result = build_feature_batch(Store(out), Batch(items), "mfcc40_mean", FEATURE_SETS["mfcc40_mean"].config_hash, [])
     assert (result.rows, result.failures, len(result.parts)) == (3, 1, 2)
     stored = read_features(Store(out), "mfcc40_mean")
     assert stored.groupby("corpus")["utterance_id"].count().to_dict() == {"a": 2, "b": 1}

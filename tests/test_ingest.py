@@ -13,9 +13,9 @@ from data_contracts.schemas import QUARANTINE_TABLE
 from data_contracts.suites import validate_utterances
 from flows.cli import main
 from flows.ingest import ingest_corpus
-from tasks.ingest import read_manifest
-from tasks.store import Store
-from tests.conftest import tone
+from tasks.lib.store import Store
+from tasks.lib.tables import read_manifest
+from tests.conftest import requires_shared, tone
 
 FAULTS = {  # file -> expected quarantine reason (None: accepted)
     "Actor_01/03-01-01-01-01-02-01.wav": "undecodable",
@@ -121,3 +121,16 @@ def test_cli_reports_user_errors_without_traceback(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["ingest", "emodb", str(tmp_path), "--option", "speaker_regex=x", "--store", str(tmp_path)]) == 2
     assert "takes options" in capsys.readouterr().err
+
+
+def test_ravdess_faults_are_caught(tmp_path):
+    root = requires_shared("ravdess")
+    summary = ingest_corpus(kind="ravdess", path=str(root), store=str(tmp_path))
+    assert summary.accepted == 1199
+    assert summary.quarantined == {"speaker_mismatch": 1, "duplicate_audio": 1}
+
+
+def test_emodb_is_clean(tmp_path):
+    root = requires_shared("emodb")
+    summary = ingest_corpus(kind="emodb", path=str(root), store=str(tmp_path))
+    assert (summary.accepted, len(summary.emotions), summary.speakers) == (535, 7, 10)

@@ -3,7 +3,7 @@ import pyarrow as pa
 import pytest
 
 from data_contracts.schemas import QUARANTINE_TABLE
-from tasks.store import Store
+from tasks.lib.store import Store
 
 
 def rows(n: int, corpus: str) -> pd.DataFrame:

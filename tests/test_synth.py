@@ -3,8 +3,8 @@ import hashlib
 import librosa
 import numpy as np
 
-from tasks.audio import load
-from tasks.synth import EMOTIONS, make_speakers, synth_corpus
+from tasks.lib.audio import load
+from tasks.lib.synth import EMOTIONS, make_speakers, synth_corpus
 
 
 def digest(paths) -> str:

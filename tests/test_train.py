@@ -9,10 +9,10 @@ from flows.ingest import ingest_corpus
 from flows.train import train_model
 from ser_models import registry
 from ser_models.data import load_feature_data
-from ser_models.inference import features_of, load_model, predict_files
-from tasks.audio import load
-from tasks.features import get_feature_set
-from tasks.store import Store
+from ser_models.inference import features_of, load_model
+from tasks.lib.audio import load
+from tasks.lib.feature_sets import get_feature_set
+from tasks.lib.store import Store
 
 CHANCE = 1 / 8
 
@@ -28,7 +28,7 @@ def test_flow_cross_validates_and_registers(store, dask_address):
     summary = train_model(model="mlp", corpus=["syn"], cv="holdout:syn:04", store=store, max_epochs=12, dask_address=dask_address)
     pooled = summary.table.set_index("fold").loc["pooled"]
     assert pooled["n"] == 30 and pooled["ua"] >= 3 * CHANCE, summary.lines()
-    card = registry.resolve(store, "mlp").card
+    card = registry.resolve(Store(store), "mlp").card
     assert card["speaker_independent"] and card["speakers"] == [f"syn:0{i}" for i in range(1, 5)]
     assert card["feature_config_hashes"] == {"functionals": get_feature_set("functionals").config_hash}
     assert card["metrics"]["pooled"]["ua"] == pytest.approx(pooled["ua"])
@@ -46,17 +46,17 @@ def test_same_command_same_numbers(store, dask_address):
 def test_augmented_training_and_label_map(store, dask_address):
     summary = train_model(model="svm", corpus=["syn"], cv="holdout:syn:01", augment=["noise"],
                           labels="calm_as_neutral", store=store, name="svm-aug", dask_address=dask_address)
-    card = registry.resolve(store, "svm-aug").card
+    card = registry.resolve(Store(store), "svm-aug").card
     assert "calm" not in card["classes"] and card["augment"] == ["noise"]
     assert summary.table.set_index("fold").loc["pooled", "n"] == 30
 
 
 def test_registry_round_trip_and_champion(store, small_corpus):
-    ref = registry.resolve(store, "mlp-repeat")
+    ref = registry.resolve(Store(store), "mlp-repeat")
     assert ref.version == "v0002"  # newest without a champion
-    registry.promote(store, "mlp-repeat", "v0001")
-    assert registry.resolve(store, "mlp-repeat").version == "v0001"
-    model = load_model(store, "mlp-repeat")
+    registry.promote(Store(store), "mlp-repeat", "v0001")
+    assert registry.resolve(Store(store), "mlp-repeat").version == "v0001"
+    model = load_model(Store(store), "mlp-repeat")
     data = load_feature_data(Store(store), ("functionals",), ["syn"], {})
     first = data.subset(np.arange(5))
     again = registry.load(ref).predict_proba(first)
@@ -64,11 +64,11 @@ def test_registry_round_trip_and_champion(store, small_corpus):
     clip = load(str(sorted(small_corpus.rglob("*.wav"))[0]))
     direct = model.estimator.predict_proba(features_of([clip], ("functionals",)))
     assert np.isclose(direct.sum(), 1, atol=1e-5)
-    listing = registry.list_models(store)
+    listing = registry.list_models(Store(store))
     assert listing.query("name == 'mlp-repeat' and champion").version.tolist() == ["v0001"]
     assert (ref.folder / "confusion.png").stat().st_size > 1000 and (ref.folder / "metrics.parquet").exists()
     with pytest.raises(registry.RegistryError, match="no version"):
-        registry.resolve(store, "mlp-repeat:v0099")
+        registry.resolve(Store(store), "mlp-repeat:v0099")
 
 
 def test_predict_cli_json(store, small_corpus, capsys):

@@ -5,7 +5,7 @@ import csv
 from pathlib import Path
 
 from data_contracts.reasons import Reason
-from tasks.corpora.base import Record, Rejected, Utterance
+from tasks.lib.corpora.base import Record, Rejected, Utterance
 
 REQUIRED = ("path", "emotion", "speaker")
 OPTIONAL = ("gender", "intensity", "text_id")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tasks.corpora.base import Record, Utterance, audio_files, rel, unparseable
+from tasks.lib.corpora.base import Record, Utterance, audio_files, rel, unparseable
 
 NAME = re.compile(r"^([A-Za-z]{3})_([A-Za-z]+)_([A-Za-z]+)$")
 

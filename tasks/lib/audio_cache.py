@@ -1,7 +1,7 @@
 """Decoded 16 kHz mono audio kept in the store by ingestion, so feature runs need not decode again.
 
 Decoding Ogg/Opus is ~40% of a `functionals` file's work (4.3 of 11.3 ms in bench/features.py), and
-ingestion decodes every file anyway to check and hash it. An entry is exactly the float32 array `tasks.audio.load` returns (64 KB per second
+ingestion decodes every file anyway to check and hash it. An entry is exactly the float32 array `tasks.lib.audio.load` returns (64 KB per second
 of audio), keyed by what determines it: the decoded samples' hash, their rate and channel count.
 Deleting `<store>/audio_cache` is always safe: readers fall back to decoding the file.
 """
@@ -11,8 +11,8 @@ import io
 
 import numpy as np
 
-from tasks.audio import TARGET_SR, DecodedAudio, load
-from tasks.store import Store
+from tasks.lib.audio import TARGET_SR, DecodedAudio, load
+from tasks.lib.store import Store
 
 VERSION = 1  # bump when the loader's output for the same file changes (downmix, resampler)
 FOLDER = f"audio_cache/v{VERSION}-{TARGET_SR}hz-mono"

@@ -1,34 +1,11 @@
 """Each model learns the synthetic corpus speaker-independently, and survives a save/load round trip."""
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
-from data_contracts.labels import canonical_emotion
 from ser_models.catalog import build_estimator, load_estimator
 from ser_models.data import FeatureData, class_list
-from tasks.audio import load
-from tasks.corpora import prepare_ravdess
-from tasks.features import get_feature_set
-
-CHANCE = 1 / 8
-
-
-@pytest.fixture(scope="module")
-def data(small_corpus) -> FeatureData:
-    """Features computed in memory for the 120 synthetic clips (4 speakers)."""
-    records = prepare_ravdess(small_corpus, corpus="syn")
-    clips = [load(r.path) for r in records]
-    rows = pd.DataFrame({"utterance_id": [r.utterance_id for r in records], "augmentation": "none",
-                         "speaker_id": [r.speaker_id for r in records], "corpus": "syn",
-                         "emotion": [canonical_emotion("ravdess", r.emotion_raw) for r in records]})
-    sets = ("functionals", "logmel", "mfcc_seq")
-    return FeatureData(rows, {k: [get_feature_set(k).extract(c) for c in clips] for k in sets})
-
-
-def split(data: FeatureData, test_speaker: str = "syn:04"):
-    test = data.rows["speaker_id"].eq(test_speaker).to_numpy()
-    return data.subset(np.flatnonzero(~test)), data.subset(np.flatnonzero(test))
+from tests.conftest import CHANCE, split
 
 
 @pytest.mark.parametrize("model", ["mlp", "svm", "svm_linear", "logreg", "rf", "cnn", "cl", "ensemble"])
@@ -73,29 +50,6 @@ def test_long_input_is_windowed_and_averaged(data):
         assert s[0] == 0 and (s[-1] + crop == length or length <= crop) and np.all(np.diff(s) <= crop // 2)
     proba = est.predict_proba(long)
     assert np.allclose(proba.sum(1), 1, atol=1e-5)
-
-
-def test_speaker_norm_removes_a_speaker_offset(data, tmp_path):
-    """An unseen speaker whose every feature is scaled and shifted by two training standard deviations
-    (another voice, another microphone):
-    per-speaker standardisation still recognises them; the raw-feature model does not."""
-    train, test = split(data)
-    classes = class_list(data.rows["emotion"])
-    spread = np.concatenate(train.inputs["functionals"]).std(axis=0)
-    shifted = FeatureData(test.rows, {"functionals": [1.3 * v + 2 * spread for v in test.inputs["functionals"]]})
-    ua = {}
-    for norm in (True, False):
-        est = build_estimator("svm_linear", speaker_norm=norm)
-        est.fit(train, None, classes)
-        ua[norm] = balanced_accuracy_score(est.labels(shifted), est.predict_proba(shifted).argmax(1))
-    assert ua[True] >= 3 * CHANCE and ua[True] > ua[False] + 0.2, ua
-    est = build_estimator("mlp", max_epochs=10, speaker_norm=True)
-    est.fit(train, None, classes)
-    est.save(tmp_path)
-    loaded = load_estimator(tmp_path, est.kind, list(est.feature_sets), classes, est.hyperparameters())
-    assert np.allclose(loaded.predict_proba(shifted), est.predict_proba(shifted), atol=1e-5)
-    one = FeatureData(test.rows.head(1), {"functionals": test.inputs["functionals"][:1]})
-    assert np.isfinite(est.predict_proba(one)).all()  # a one-row group leans on population statistics
 
 
 @pytest.mark.parametrize("model", ["mlp", "rf", "cnn", "cl"])

@@ -10,10 +10,8 @@ import pandas as pd
 import soundfile as sf
 from scipy.signal import lfilter
 
-from prefect import task
-
 from data_contracts.labels import label_table
-from tasks.audio import write_wav
+from tasks.lib.audio import write_wav
 
 SR = 16_000
 # Male formants (Hz) of the vowels used by the two RAVDESS statements.
@@ -159,7 +157,7 @@ def telephone_line(x: np.ndarray, rate: int) -> np.ndarray:
     """Band-limit to the phone band and resample to the call's rate."""
     from scipy.signal import butter, sosfilt
 
-    from tasks.audio import resample
+    from tasks.lib.audio import resample
 
     sos = butter(6, [300, 3400], btype="band", fs=SR, output="sos")
     return resample(sosfilt(sos, x).astype(np.float32), SR, rate)
@@ -204,6 +202,3 @@ def synth_calls(out: Path, n_calls: int = 4, turns: int = 8, seed: int = 0) -> l
     pd.DataFrame(labels).to_csv(call_labels_path(out), index=False)
     return labels
 
-
-synth_corpus_task = task(synth_corpus, name="synth-corpus")
-synth_calls_task = task(synth_calls, name="synth-calls")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.corpora.base import Record, Utterance, audio_files, rel, unparseable
+from tasks.lib.corpora.base import Record, Utterance, audio_files, rel, unparseable
 
 GENDER = {"liuchanhg": "female", "zhaoquanyin": "female", "wangzhe": "male", "zhaozuoxiang": "male"}
 

@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from tasks.audio import TARGET_SR
+from tasks.lib.audio import TARGET_SR
 
 
 @dataclass(frozen=True)

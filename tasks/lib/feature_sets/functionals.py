@@ -9,7 +9,7 @@ import numpy as np
 from scipy.ndimage import convolve1d
 from scipy.signal import savgol_coeffs
 
-from tasks.features.spectra import FrameConfig, compute_spectra
+from tasks.lib.feature_sets.spectra import FrameConfig, compute_spectra
 
 STATISTICS = ("mean", "std", "min", "max", "p10", "p50", "p90", "slope")
 PERCENTILES = (0.10, 0.50, 0.90)

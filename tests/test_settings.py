@@ -1,7 +1,7 @@
 """Settings every in-process flow run shares (CLI, demo, benches, this test session)."""
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 
-from flows import without_heartbeats
+from flows.settings import without_heartbeats
 
 
 def test_flow_runs_here_skip_heartbeats_unless_the_user_sets_them(monkeypatch):

@@ -31,12 +31,40 @@ def _dictionary_columns(schema: pa.Schema) -> list[str]:
 
 
 class Store:
-    """All serflow tables live under one root; writers never leave a partial file behind."""
+    """All serflow tables live under one root; writers never leave a partial file behind.
+
+    The one handle every layer takes: built once from the URL where a command or flow starts
+    (`Store.open`), then passed down (and pickled to Dask workers as its URL).
+    """
 
     def __init__(self, root: str) -> None:
         self.url = root
         self.fs, self.root = fsspec.core.url_to_fs(root)
         self.fs.makedirs(self.root, exist_ok=True)
+
+    @classmethod
+    def open(cls, store: Store | str | None = None) -> Store:
+        """A handle for a URL or path ($SERFLOW_STORE, else ./serflow-store, when None)."""
+        return store if isinstance(store, Store) else cls(store or default_store())
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return Store, (self.url,)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Store) and other.url == self.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def is_local(self) -> bool:
+        return "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
 
     def path(self, *parts: str) -> str:
         return str(PurePosixPath(self.root, *parts))

@@ -1,28 +1,24 @@
-"""Feature-store units: plan the missing (utterance, augmentation) rows, compute a batch, write one part."""
+"""The feature store's rows: what to compute (work items, cost-balanced batches), computing a batch and
+writing its parts under the contract."""
 from __future__ import annotations
 
 import hashlib
 import math
-import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
-from prefect import task
-from prefect.cache_policies import NONE as NO_CACHE
-from prefect.logging import get_run_logger
 
 from data_contracts import schemas
 from data_contracts.reasons import Reason
 from data_contracts.suites import validate_feature_part
-from tasks.audio import TARGET_SR, AudioDecodeError, load
-from tasks.audio_cache import AudioCache, cache_key
-from tasks.augment import NO_AUGMENTATION, AugmentationRequest, augment
-from tasks.features import get_feature_set
-from tasks.ingest import read_manifest
-from tasks.store import Store
+from tasks.lib.audio import TARGET_SR, AudioDecodeError, load
+from tasks.lib.audio_cache import AudioCache, cache_key
+from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest, augment
+from tasks.lib.feature_sets import get_feature_set
+from tasks.lib.store import Store
 
 ALL_SPEAKERS = "all"
 BATCHES_PER_WORKER = 2  # a few per worker: cost balance keeps the tail short, and each batch has a fixed cost
@@ -32,10 +28,6 @@ MAX_BATCH_FILES = 1024
 # A file costs about as much as 2.4 s more audio: `functionals` from the audio cache took 4.1 ms + 1.74 ms
 # per audio second (least squares over 578 EMO-DB and RAVDESS files, one thread; residual 1.3 ms).
 FILE_COST_S = 2.4
-
-
-class FeatureError(ValueError):
-    """A request the user must fix (unknown set or preset, augmentation without speakers, no manifest)."""
 
 
 @dataclass(frozen=True)
@@ -75,30 +67,6 @@ class Batch:
 
     def __dask_tokenize__(self) -> str:
         return self.part_name
-
-
-@dataclass
-class FeaturePlan:
-    feature_set: str
-    config_hash: str
-    batches: list[Batch]
-    already_present: int
-    augmentable_speakers: list[str]
-
-    @property
-    def n_items(self) -> int:
-        return sum(len(b.items) for b in self.batches)
-
-
-@dataclass
-class BatchResult:
-    rows: int
-    failures: int
-    audio_s: float
-    seconds: float
-    from_cache: int = 0  # files whose audio was read from the audio cache rather than decoded
-    parts: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
 
 
 def existing_keys(store: Store, feature_set: str, corpus: str, config_hash: str) -> set[tuple[str, str]]:
@@ -151,46 +119,10 @@ def balanced_batches(items: list[WorkItem], parallelism: int, max_batch_size: in
     return sorted((b for b in batches if b.items), key=lambda b: -cost_s(b.items))
 
 
-@task(name="plan-features", cache_policy=NO_CACHE)
-def plan_features(store_url: str, feature_set: str, corpora: list[str] | None, augment: list[str],
-                  augment_speakers: list[str] | None, max_batch_size: int, parallelism: int) -> FeaturePlan:
-    """Diff wanted rows against the store; only missing rows become batches, a few per worker."""
-    fs = _feature_set(feature_set)
-    try:
-        requests = [AugmentationRequest.parse(a) for a in augment]
-    except ValueError as exc:
-        raise FeatureError(str(exc)) from exc
-    if requests and not augment_speakers:
-        raise FeatureError("augmentation needs the speakers it may touch: --augment-speakers a,b,… "
-                           "(training speakers only), or 'all' when training filters copies per fold")
-    store = Store(store_url)
-    manifest = read_manifest(store, corpora)
-    if manifest.empty:
-        raise FeatureError(f"no ingested utterances for corpora {corpora or 'any'} in {store_url}; run `serflow ingest` first")
-    speakers = set(manifest["speaker_id"])
-    augmentable = speakers if augment_speakers == [ALL_SPEAKERS] else set(augment_speakers or []) & speakers
-    store.write_json({**fs.describe(), "config_hash": fs.config_hash, "feature_names": fs.names()},
-                     f"features/{feature_set}/_configs/{fs.config_hash}.json")
-    todo, present = [], 0
-    for corpus, rows in manifest.groupby("corpus", sort=True):
-        done = existing_keys(store, feature_set, corpus, fs.config_hash)
-        todo += [i for i in wanted_items(rows, requests, augmentable) if (i.utterance_id, i.augmentation) not in done]
-        present += len(done)
-    return FeaturePlan(feature_set, fs.config_hash, balanced_batches(todo, parallelism, max_batch_size), present,
-                       sorted(augmentable))
-
-
-def _feature_set(name: str):
-    try:
-        return get_feature_set(name)
-    except ValueError as exc:
-        raise FeatureError(str(exc)) from exc
-
-
 def compute_batch(batch: Batch, feature_set: str, cache: AudioCache | None = None) -> tuple[list[dict], list[dict]]:
     """Feature rows and failure rows for one batch; a bad file never raises."""
     fs = get_feature_set(feature_set)
-    now = pd.Timestamp(datetime.now(timezone.utc))
+    now = pd.Timestamp(datetime.now(UTC))
     rows, failures = [], []
     for item in batch.items:
         try:
@@ -240,29 +172,3 @@ def write_batch(store: Store, batch: Batch, feature_set: str, config_hash: str, 
 
 def _by_corpus(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return dict(list(frame.groupby("corpus"))) if len(frame) else {}
-
-
-@task(name="feature-batch", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
-def build_feature_batch(store_url: str, batch: Batch, feature_set: str, config_hash: str,
-                        augmentable_speakers: list[str]) -> BatchResult:
-    """Compute and write one batch; a retry rewrites the same part name, so rows never double."""
-    start = time.perf_counter()
-    store = Store(store_url)
-    cache = AudioCache(store)
-    rows, failures = compute_batch(batch, feature_set, cache)
-    parts = write_batch(store, batch, feature_set, config_hash, rows, failures, set(augmentable_speakers))
-    result = BatchResult(len(rows), len(failures), float(sum(r["duration_s"] for r in rows)),
-                         time.perf_counter() - start, cache.hits, parts, [f["utterance_id"] for f in failures])
-    get_run_logger().info("%s: %d rows, %d failed in %.1f s (%d files from the audio cache)", batch.part_name,
-                          result.rows, result.failures, result.seconds, result.from_cache)
-    return result
-
-
-def read_features(store: Store, feature_set: str, corpora: list[str] | None = None,
-                  config_hash: str | None = None) -> pd.DataFrame:
-    """Stored rows of one feature set and config (the current code's config by default)."""
-    config_hash = config_hash or get_feature_set(feature_set).config_hash
-    where = ds.field("config_hash") == config_hash
-    if corpora:
-        where = where & ds.field("corpus").isin(corpora)
-    return store.read(schemas.feature_table(feature_set), filter=where)

@@ -21,7 +21,7 @@ import numpy as np
 from audiomentations.core.transforms_interface import BaseWaveformTransform
 from scipy.signal import butter, sosfilt
 
-from tasks.audio import resample
+from tasks.lib.audio import resample
 
 NO_AUGMENTATION = "none"
 TELEPHONE_SR = 8_000
@@ -69,7 +69,7 @@ TRANSFORMS: dict[str, type[BaseWaveformTransform]] = {
 @lru_cache(maxsize=1)
 def presets() -> dict[str, list[dict[str, Any]]]:
     """Preset name -> transform specs, read from augment_presets.toml and checked once."""
-    config = tomllib.loads(resources.files("tasks").joinpath("augment_presets.toml").read_text())
+    config = tomllib.loads(resources.files("tasks.lib").joinpath("augment_presets.toml").read_text())
     table = {name: spec["transforms"] for name, spec in config.items()}
     for name, specs in table.items():
         for spec in specs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tasks.corpora.base import Record, Utterance, audio_files, rel, unparseable
+from tasks.lib.corpora.base import Record, Utterance, audio_files, rel, unparseable
 
 FLAT = re.compile(r"^([A-Z]{2})_([a-z]{1,2})(\d{2})$")
 NESTED = re.compile(r"^([a-z]{1,2})(\d{2})$")

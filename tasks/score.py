@@ -1,15 +1,16 @@
-"""Bulk call scoring units: inbox vs ledger, score one call in memory-bounded blocks, write its rows atomically."""
+"""Stage score: plan the new or changed calls, score each call in memory-bounded blocks, write its rows
+atomically, commit the batch to the ledger."""
 from __future__ import annotations
 
 import hashlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import PurePosixPath
+from typing import Any
 
-import fsspec
 import numpy as np
 import pandas as pd
 from prefect import task
@@ -19,26 +20,18 @@ from prefect.logging import get_run_logger
 from data_contracts import schemas
 from data_contracts.reasons import Reason
 from ser_models.inference import LoadedModel, features_of, load_model
-from tasks.audio import AUDIO_EXTENSIONS, TARGET_SR, AudioDecodeError, iter_blocks
-from tasks.scoring import ChannelScores, segment_rows, summarize
-from tasks.store import Store
-from tasks.vad import WindowConfig, merge_regions, speech_regions, windows
+from tasks.lib.audio import AUDIO_EXTENSIONS, TARGET_SR, AudioDecodeError, iter_blocks
+from tasks.lib.inbox import CallFile, call_key, file_sha256, list_inbox, pending_calls
+from tasks.lib.segments import ChannelScores, segment_rows, summarize
+from tasks.lib.store import Store
+from tasks.lib.tables import read_ledger
+from tasks.lib.vad import WindowConfig, merge_regions, speech_regions, windows
 
 STAGES = ("decode", "vad", "features", "model", "write")
 BLOCK_S = 600.0  # audio held in memory per channel at a time
 SILENCE_PEAK = 1e-4
 UNSUPPORTED = "unsupported_format"
 NO_SPEECH = "no_speech"
-
-
-@dataclass(frozen=True)
-class CallFile:
-    call_id: str
-    path: str
-    size_bytes: int
-    mtime: float
-    previous_files: tuple[str, ...] = ()  # result files of an earlier scoring with this model version
-    file_sha256: str | None = None  # set when the plan already hashed the bytes
 
 
 @dataclass
@@ -58,62 +51,75 @@ class BatchOutcome:
     audio_s: float
     seconds: dict[str, float]
 
-
-def call_key(call_id: str, model: str, version: str) -> str:
-    return hashlib.sha256(f"{call_id}|{model}|{version}".encode()).hexdigest()[:20]
-
-
-def list_inbox(inbox: str) -> list[CallFile]:
-    """Every file under the inbox (local path or fsspec URL); call_id is its path relative to the inbox."""
-    fs, root = fsspec.core.url_to_fs(inbox)
-    if not fs.isdir(root):
-        raise FileNotFoundError(f"inbox {inbox} is not a folder")
-    calls = []
-    for path, info in sorted(fs.find(root, detail=True).items()):
-        rel = PurePosixPath(path).relative_to(PurePosixPath(root)).as_posix()
-        if any(part.startswith(".") for part in PurePosixPath(rel).parts):
-            continue
-        full = path if "://" not in inbox else fs.unstrip_protocol(path)
-        calls.append(CallFile(rel, full, int(info.get("size") or 0), float(info.get("mtime") or info.get("created") or 0)))
-    return calls
+    def describe(self) -> str:
+        return f"{self.scored} scored, {self.rejected} rejected, {self.segments} segments"
 
 
-def read_ledger(store: Store) -> pd.DataFrame:
-    """The latest ledger entry per (call, model, version)."""
-    ledger = store.read(schemas.LEDGER_TABLE)
-    if ledger.empty:
-        return ledger
-    return ledger.sort_values("scored_at").drop_duplicates(["call_id", "model", "model_version"], keep="last")
+@dataclass
+class ScorePlan:
+    """The model version to score with and the batches of new or changed calls."""
+
+    model_spec: str
+    batches: list[list[CallFile]]
+    inbox_files: int
+    unchanged: int
+
+    @property
+    def sizes(self) -> list[int]:
+        return [len(b) for b in self.batches]
+
+    def parameter_sets(self, store: Store, cfg: WindowConfig) -> list[dict[str, Any]]:
+        """One score_batch call per batch."""
+        return [{"store": store, "calls": b, "model_spec": self.model_spec, "cfg": cfg} for b in self.batches]
 
 
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with fsspec.open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+@dataclass
+class ScoreSummary:
+    model: str
+    inbox_files: int
+    scored: int
+    rejected: int
+    unchanged: int
+    segments: int
+    audio_s: float
+    seconds: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, plan: ScorePlan, outcomes: list[BatchOutcome], seconds: float) -> ScoreSummary:
+        """Counts and per-stage CPU-seconds summed over the batches."""
+        stages: dict[str, float] = defaultdict(float)
+        for o in outcomes:
+            for stage in STAGES:
+                stages[stage] += o.seconds.get(stage, 0.0)
+        return cls(plan.model_spec, plan.inbox_files, sum(o.scored for o in outcomes),
+                   sum(o.rejected for o in outcomes), plan.unchanged, sum(o.segments for o in outcomes),
+                   sum(o.audio_s for o in outcomes), seconds, dict(stages))
+
+    def lines(self) -> list[str]:
+        speed = f", {self.audio_s / self.seconds:.0f}x realtime" if self.audio_s and self.seconds else ""
+        return [f"score-calls with {self.model}: {self.inbox_files} files in the inbox, {self.scored} scored, "
+                f"{self.rejected} rejected, {self.unchanged} unchanged since last run; {self.segments} segments, "
+                f"{self.audio_s / 60:.1f} min of audio in {self.seconds:.1f} s{speed}"]
 
 
-def pending_calls(calls: list[CallFile], ledger: pd.DataFrame, model: str, version: str) -> list[CallFile]:
-    """New calls, and calls whose size/mtime changed (and whose bytes really differ) since this version scored them."""
-    done = ({} if ledger.empty else
-            {r.call_id: r for r in ledger[(ledger["model"] == model) & (ledger["model_version"] == version)].itertuples()})
-    todo = []
-    for call in calls:
-        prev = done.get(call.call_id)
-        if prev is None:
-            todo.append(call)
-        elif (prev.size_bytes, prev.mtime) != (call.size_bytes, call.mtime):
-            digest = file_sha256(call.path)
-            if digest != prev.file_sha256:
-                todo.append(CallFile(call.call_id, call.path, call.size_bytes, call.mtime, tuple(prev.result_files), digest))
-    return todo
+@task(name="plan-calls", cache_policy=NO_CACHE)
+def plan_calls(inbox: str, store: Store, model: str, batch_size: int, workers: int) -> ScorePlan:
+    """Resolve the model version, then only new or changed calls become batches (at least one per worker)."""
+    loaded = load_model(store, model)
+    spec = f"{loaded.ref.name}:{loaded.ref.version}"
+    calls = list_inbox(inbox)
+    todo = pending_calls(calls, read_ledger(store), loaded.ref.name, loaded.ref.version)
+    todo.sort(key=lambda c: -c.size_bytes)  # long calls first keeps workers busy to the end
+    size = max(1, min(batch_size, -(-len(todo) // max(1, workers))))
+    batches = [todo[i:i + size] for i in range(0, len(todo), size)]
+    get_run_logger().info("%s: %d files in %s, %d new or changed", spec, len(calls), inbox, len(todo))
+    return ScorePlan(spec, batches, len(calls), len(calls) - len(todo))
 
 
 @task(name="reconcile-results", cache_policy=NO_CACHE)
-def reconcile_results(store_url: str) -> int:
+def reconcile_results(store: Store) -> int:
     """Delete result files no ledger entry points to (left by a run that crashed before its ledger write)."""
-    store = Store(store_url)
     ledger = read_ledger(store)
     referenced = {f for files in ledger.get("result_files", []) for f in files}
     orphans = [p for spec in (schemas.SEGMENTS_TABLE, schemas.CALLS_TABLE, schemas.REJECTS_TABLE)
@@ -126,9 +132,9 @@ def reconcile_results(store_url: str) -> int:
 
 
 @lru_cache(maxsize=4)
-def cached_model(store_url: str, spec: str) -> LoadedModel:
+def cached_model(store: Store, spec: str) -> LoadedModel:
     """One model load per worker process and version."""
-    return load_model(store_url, spec)
+    return load_model(store, spec)
 
 
 def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig) -> CallOutcome:
@@ -189,7 +195,7 @@ def _score_block(y: np.ndarray, offset_s: float, scores: ChannelScores, model: L
 
 def write_call(store: Store, call: CallFile, outcome: CallOutcome, model: LoadedModel) -> list[str]:
     """Replace this call's rows for this model version: new files first, each written atomically."""
-    now = pd.Timestamp(datetime.now(timezone.utc))
+    now = pd.Timestamp(datetime.now(UTC))
     date = now.strftime("%Y-%m-%d")
     key = call_key(call.call_id, model.ref.name, model.ref.version)
     stamp = {"model": model.ref.name, "model_version": model.ref.version}
@@ -206,10 +212,9 @@ def write_call(store: Store, call: CallFile, outcome: CallOutcome, model: Loaded
 
 
 @task(name="score-call-batch", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
-def score_batch(store_url: str, calls: list[CallFile], model_spec: str, cfg: WindowConfig) -> BatchOutcome:
+def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: WindowConfig) -> BatchOutcome:
     """Score, write, then commit the batch to the ledger; superseded files go last, so a crash never duplicates."""
-    store = Store(store_url)
-    model = cached_model(store_url, model_spec)
+    model = cached_model(store, model_spec)
     seconds: dict[str, float] = defaultdict(float)
     ledger_rows, scored, rejected, segments, audio_s = [], 0, 0, 0, 0.0
     for call in calls:
@@ -222,13 +227,13 @@ def score_batch(store_url: str, calls: list[CallFile], model_spec: str, cfg: Win
         ledger_rows.append({"call_id": call.call_id, "path": call.path, "size_bytes": call.size_bytes,
                             "mtime": call.mtime, "file_sha256": call.file_sha256 or file_sha256(call.path), "model": model.ref.name,
                             "model_version": model.ref.version, "status": "rejected" if outcome.reject else "scored",
-                            "result_files": files, "scored_at": pd.Timestamp(datetime.now(timezone.utc))})
+                            "result_files": files, "scored_at": pd.Timestamp(datetime.now(UTC))})
         scored += outcome.reject is None
         rejected += outcome.reject is not None
         segments += len(outcome.segments)
         audio_s += outcome.audio_s
     batch_key = hashlib.sha256("|".join(c.call_id for c in calls).encode()).hexdigest()[:16]
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     store.write_partition(schemas.LEDGER_TABLE, pd.DataFrame(ledger_rows), {}, f"part-{stamp}-{batch_key}.parquet")
     for call, row in zip(calls, ledger_rows):
         for old in set(call.previous_files) - set(row["result_files"]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tasks.corpora.base import Record, Utterance, audio_files, rel, unparseable
+from tasks.lib.corpora.base import Record, Utterance, audio_files, rel, unparseable
 
 NAME = re.compile(r"^(\d{2})([ab]\d{2})([A-Z])([a-z])$")
 GENDER = {"03": "male", "10": "male", "11": "male", "12": "male", "15": "male",

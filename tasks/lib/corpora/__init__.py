@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tasks.corpora.base import Record, Rejected, Utterance
-from tasks.corpora.casia import prepare_casia
-from tasks.corpora.crema_d import prepare_crema_d
-from tasks.corpora.csv_list import prepare_csv
-from tasks.corpora.emodb import prepare_emodb
-from tasks.corpora.folders import prepare_folders
-from tasks.corpora.ravdess import prepare_ravdess
-from tasks.corpora.savee import prepare_savee
-from tasks.corpora.tess import prepare_tess
+from tasks.lib.corpora.base import Record, Rejected, Utterance
+from tasks.lib.corpora.casia import prepare_casia
+from tasks.lib.corpora.crema_d import prepare_crema_d
+from tasks.lib.corpora.csv_list import prepare_csv
+from tasks.lib.corpora.emodb import prepare_emodb
+from tasks.lib.corpora.folders import prepare_folders
+from tasks.lib.corpora.ravdess import prepare_ravdess
+from tasks.lib.corpora.savee import prepare_savee
+from tasks.lib.corpora.tess import prepare_tess
 
 RECIPES: dict[str, Callable[..., list[Record]]] = {
     "ravdess": prepare_ravdess,

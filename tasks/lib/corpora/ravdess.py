@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from data_contracts.reasons import Reason
-from tasks.corpora.base import Record, Rejected, Utterance, audio_files, rel, unparseable
+from tasks.lib.corpora.base import Record, Rejected, Utterance, audio_files, rel, unparseable
 
 NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
 FOLDER = re.compile(r"^Actor_(\d+)$")

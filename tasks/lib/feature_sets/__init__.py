@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from tasks.features.frames import (LogMelConfig, Mfcc40MeanConfig, MfccSeqConfig, logmel, mfcc40_mean,
-                                   mfcc_seq)
-from tasks.features.functionals import FunctionalsConfig, feature_names, functionals
+from tasks.lib.feature_sets.frames import LogMelConfig, Mfcc40MeanConfig, MfccSeqConfig, logmel, mfcc40_mean, mfcc_seq
+from tasks.lib.feature_sets.functionals import FunctionalsConfig, feature_names, functionals
+
 
 @dataclass(frozen=True)
 class FeatureSet:

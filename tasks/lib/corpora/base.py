@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_contracts.reasons import Reason
-from tasks.audio import AUDIO_EXTENSIONS
+from tasks.lib.audio import AUDIO_EXTENSIONS
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import librosa
 import numpy as np
 
-from tasks.features.spectra import FrameConfig, compute_spectra
+from tasks.lib.feature_sets.spectra import FrameConfig, compute_spectra
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import csv
 import re
 from pathlib import Path
 
-from tasks.corpora.base import Record, Utterance, audio_files, rel, unparseable
+from tasks.lib.corpora.base import Record, Utterance, audio_files, rel, unparseable
 
 NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 LEVEL = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}

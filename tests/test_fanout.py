@@ -1,0 +1,32 @@
+"""Fan-out: how many workers a plan cuts batches for, and one task run per parameter set on Dask."""
+from prefect import flow, task
+
+from flows.fanout import Cluster, FanOut, fan_out
+
+
+def test_parallelism_is_the_schedulers_worker_threads(dask_address):
+    assert Cluster(dask_address=dask_address).parallelism() == 2 and Cluster(workers=3).parallelism() == 3
+
+
+class Echo:
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def describe(self) -> str:
+        return f"echo {self.value}"
+
+
+@task(name="echo")
+def echo(value: int) -> Echo:
+    return Echo(value * 2)
+
+
+@flow(name="fan-out-test")
+def fan_out_flow(values: list[int], dask_address: str) -> list[int]:
+    spec = FanOut(echo, [{"value": v} for v in values], [1] * len(values), "echo", "item")
+    return sorted(r.value for r in fan_out(spec, Cluster(dask_address=dask_address)))
+
+
+def test_every_parameter_set_runs_once(dask_address):
+    assert fan_out_flow([1, 2, 3, 4, 5], dask_address) == [2, 4, 6, 8, 10]
+    assert fan_out_flow([], dask_address) == []

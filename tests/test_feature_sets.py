@@ -1,0 +1,76 @@
+"""Feature sets: shapes, finite output on hard input, the fast descriptors against librosa, config hashes."""
+import numpy as np
+import pytest
+
+from tasks.lib.feature_sets import FEATURE_SETS
+from tests.conftest import tone
+
+
+@pytest.mark.parametrize("name,frame_level,bins", [
+    ("functionals", False, 211 * 8), ("logmel", True, 64), ("mfcc_seq", True, 40), ("mfcc40_mean", False, 40)])
+def test_shapes_and_finite_on_silence_and_clipping(name, frame_level, bins):
+    fs = FEATURE_SETS[name]
+    speech = tone(1.0, freq=180)
+    for y in (speech, np.zeros(16_000, np.float32), np.clip(speech * 100, -1, 1), np.zeros(50, np.float32)):
+        x = fs.extract(y)
+        assert x.dtype == np.float32 and x.shape[1] == bins and np.isfinite(x).all()
+    x = fs.extract(speech)
+    assert x.shape[0] == (101 if frame_level else 1)  # 10 ms hop over 1 s, centred frames
+    if name == "functionals":
+        assert len(fs.names()) == bins and fs.names()[0] == "mfcc00__mean"
+
+
+def test_fast_descriptors_match_librosa():
+    """The one-pass spectral shape, cumulative-count ZCR, torch STFT, sorted percentiles, cached delta and
+    chroma kernels and partial-sort contrast replace librosa/numpy calls for speed only: same numbers."""
+    import librosa
+
+    from tasks.lib.feature_sets.functionals import (
+        chromagram,
+        delta,
+        spectral_contrast,
+        spectral_shape,
+        statistics,
+        zero_crossing_rate,
+    )
+    from tasks.lib.feature_sets.spectra import FrameConfig, power_spectrogram
+
+    rng = np.random.default_rng(3)
+    y = (tone(1.3, freq=210) + rng.normal(0, 0.02, 20_800)).astype(np.float32)
+    y[5_000:7_000] = 0.0  # digital silence: no crossings, zero-energy frames
+    fc = FrameConfig()
+    power = power_spectrogram(y, fc)
+    reference = np.abs(librosa.stft(y, n_fft=fc.n_fft, hop_length=fc.hop_length, win_length=fc.win_length)) ** 2
+    np.testing.assert_allclose(power, reference, rtol=1e-3, atol=1e-6 * reference.max())
+    mag, freqs = np.sqrt(reference), librosa.fft_frequencies(sr=fc.sample_rate, n_fft=fc.n_fft)
+    ours = spectral_shape(mag, reference, freqs, 0.85)
+    kw = {"S": mag, "sr": fc.sample_rate, "n_fft": fc.n_fft}
+    theirs = [librosa.feature.spectral_centroid(**kw), librosa.feature.spectral_bandwidth(**kw),
+              librosa.feature.spectral_rolloff(**kw), librosa.feature.spectral_flatness(S=mag)]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b[0], rtol=1e-3, atol=1e-3)
+    zcr = librosa.feature.zero_crossing_rate(y, frame_length=fc.win_length, hop_length=fc.hop_length)[0]
+    np.testing.assert_array_equal(zero_crossing_rate(y, fc.win_length, len(zcr), fc.hop_length), zcr)
+    mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=reference, sr=fc.sample_rate))
+    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=40)
+    for order in (1, 2):
+        np.testing.assert_allclose(delta(mfcc, 9, order),
+                                   librosa.feature.delta(mfcc, width=9, order=order, mode="nearest"), atol=1e-4)
+    np.testing.assert_allclose(chromagram(reference, fc.sample_rate, fc.n_fft),
+                               librosa.feature.chroma_stft(S=reference, sr=fc.sample_rate, n_fft=fc.n_fft, tuning=0.0),
+                               rtol=1e-5)
+    for quantile in (0.02, 0.2):
+        np.testing.assert_allclose(spectral_contrast(mag, fc.sample_rate, fc.n_fft, 100.0, 6, quantile),
+                                   librosa.feature.spectral_contrast(**kw, fmin=100.0, n_bands=6, quantile=quantile),
+                                   rtol=1e-4, atol=1e-3)
+    lld = rng.normal(size=(5, 37))
+    stats = statistics(lld, 0.01).reshape(5, 8)
+    np.testing.assert_allclose(stats[:, 4:7], np.percentile(lld, [10, 50, 90], axis=1).T)
+
+
+def test_config_hash_versions_the_config():
+    from dataclasses import replace
+    fs = FEATURE_SETS["mfcc_seq"]
+    other = replace(fs, config=replace(fs.config, n_mfcc=13))
+    assert other.config_hash != fs.config_hash and other.extract(tone()).shape[1] == 13
+    assert replace(fs, code_version=fs.code_version + 1).config_hash != fs.config_hash

@@ -1,0 +1,49 @@
+"""VAD: silero's speech regions (exact and streamed) and how regions become scoring windows."""
+import numpy as np
+import pytest
+
+from tasks.lib.synth import synth_calls
+from tasks.lib.vad import WindowConfig, merge_regions, windows
+
+
+def test_windows_cover_regions():
+    cfg = WindowConfig()
+    regions = merge_regions([(1.0, 1.5), (1.6, 2.0), (5.0, 14.0)], cfg.merge_gap_s)
+    assert regions == [(1.0, 2.0), (5.0, 14.0)]
+    wins = windows(regions, cfg, 20.0)
+    assert wins[0] == pytest.approx((0.75, 2.25))  # short region grown to 1.5 s around its centre
+    long = [w for w in wins if w[0] >= 5.0]
+    assert long[0][0] == 5.0 and long[-1][1] == 14.0 and all(e - s == 3.0 for s, e in long)
+
+
+def test_vad_rules_match_silero_and_streams_agree(tmp_path):
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    from tasks.lib.audio import load
+    from tasks.lib.vad import speech_regions, vad_model
+
+    synth_calls(tmp_path, n_calls=2, turns=4)
+    y = load(str(tmp_path / "call001.wav"))  # mono 16 kHz
+    model = vad_model()
+    model.reset_states()
+    ref = [(s["start"] / 16000, s["end"] / 16000) for s in
+           get_speech_timestamps(torch.from_numpy(y), model, sampling_rate=16000, min_speech_duration_ms=250)]
+    exact = speech_regions(y, WindowConfig(vad_stream_s=0))
+    assert len(exact) == len(ref) and np.allclose(exact, ref, atol=0.04)
+
+    def mask(regions):
+        grid = np.zeros(int(len(y) / 160) + 1, bool)
+        for a, b in regions:
+            grid[int(a * 100):int(b * 100)] = True
+        return grid
+
+    streamed = speech_regions(y, WindowConfig(vad_stream_s=5.0))  # many parallel streams on a short call
+    assert np.mean(mask(streamed) == mask(ref)) > 0.9
+
+
+def test_window_config_is_validated():
+    with pytest.raises(ValueError, match="min_window_s"):
+        WindowConfig(min_window_s=5.0, window_s=3.0)
+    with pytest.raises(ValueError, match="hop_s"):
+        WindowConfig(hop_s=4.0, window_s=3.0)
