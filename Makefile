@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/serflow demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -42,8 +42,8 @@ def _context():
 
 @cache
 def _batch_definition(suite_name: str):
-    """Registered once per suite and process: registering saves the context's config three times, ~35 of
-    the ~190 ms a feature-part check took, and a worker checks every batch it writes."""
+    """Registered once per suite and process: registering saves the context's config three times,
+    a noticeable share of a feature-part check, and a worker checks every batch it writes."""
     source = _context().data_sources.add_or_update_pandas(f"serflow-{suite_name}")
     return source.add_dataframe_asset(name=suite_name).add_batch_definition_whole_dataframe("all")
 

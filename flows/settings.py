@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# - A temporary Prefect server gets 20 s to start by default; on a busy 2-core machine that was too little
+# - A temporary Prefect server gets 20 s to start by default; on a busy small machine that is too little
 #   ("Timed out while attempting to connect").
 # - Runs are offline: a temporary server's telemetry would only log "Failed to send telemetry" errors.
 PREFECT_DEFAULTS = {

@@ -50,7 +50,7 @@ class ConvBlock(nn.Sequential):
 def conv_stack(channels: tuple[int, ...], dropout: float, input_pool: tuple[int, int] = (1, 1)) -> nn.Sequential:
     """Conv blocks over a (B, 1, T, F) spectrogram, ending in a global average pool -> (B, channels[-1]).
 
-    input_pool averages (time, frequency) cells first: (2, 2) made a training step 3x cheaper on CPU.
+    input_pool averages (time, frequency) cells first: (2, 2) makes a training step several times cheaper on CPU.
     """
     blocks = [ConvBlock(c_in, c_out, dropout) for c_in, c_out in zip((1, *channels[:-1]), channels)]
     return nn.Sequential(nn.AvgPool2d(input_pool), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten())

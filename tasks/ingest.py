@@ -1,4 +1,4 @@
-"""Ingestion units: recipe -> decode and hash -> file contracts -> duplicates -> manifest tables."""
+"""Stage ingest: recipe -> decode and hash -> file contracts -> duplicates -> manifest tables."""
 from __future__ import annotations
 
 import inspect

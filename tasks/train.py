@@ -1,4 +1,4 @@
-"""Training units: plan speaker folds (and check them), train one fold, train the final model and register it."""
+"""Stage train: plan speaker folds (and check them), train one fold, train the final model and register it."""
 from __future__ import annotations
 
 import tempfile

@@ -1,6 +1,6 @@
 """Decoded 16 kHz mono audio kept in the store by ingestion, so feature runs need not decode again.
 
-Decoding Ogg/Opus is ~40% of a `functionals` file's work (4.3 of 11.3 ms in bench/features.py), and
+Decoding Ogg/Opus is a large share of a `functionals` file's work (docs/benchmarks.md), and
 ingestion decodes every file anyway to check and hash it. An entry is exactly the float32 array `tasks.lib.audio.load` returns (64 KB per second
 of audio), keyed by what determines it: the decoded samples' hash, their rate and channel count.
 Deleting `<store>/audio_cache` is always safe: readers fall back to decoding the file.

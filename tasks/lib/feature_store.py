@@ -22,11 +22,10 @@ from tasks.lib.store import Store
 
 ALL_SPEAKERS = "all"
 BATCHES_PER_WORKER = 2  # a few per worker: cost balance keeps the tail short, and each batch has a fixed cost
-# A batch's fixed cost (Prefect task start ~0.2 s, its contract check ~0.15 s, submitting it, the server
-# recording it) was ~0.45 s on a slow day of this 2-core VM: 7% of a 512-file batch's work, 3.5% of 1024's.
+# Each batch has a fixed cost (Prefect starting the task, its contract check, the server recording it), so
+# batches are big; docs/benchmarks.md has the measured split.
 MAX_BATCH_FILES = 1024
-# A file costs about as much as 2.4 s more audio: `functionals` from the audio cache took 4.1 ms + 1.74 ms
-# per audio second (least squares over 578 EMO-DB and RAVDESS files, one thread; residual 1.3 ms).
+# A file's fixed work counts as this much audio (a least-squares fit, docs/benchmarks.md).
 FILE_COST_S = 2.4
 
 
@@ -50,8 +49,8 @@ class Batch:
     """Items of one task, from one or more corpora (each corpus gets its own part).
 
     Not a dataclass: Prefect walks a dataclass parameter field by field looking for futures, and Dask
-    tokenizes it item by item: 60 ms of the flow process per 434-item batch submitted (measured); a batch
-    holds no futures, and its part name already identifies it.
+    tokenizes it item by item, which costs the flow process time per batch submitted; a batch holds no
+    futures, and its part name already identifies it.
     """
 
     __slots__ = ("items",)
@@ -154,7 +153,7 @@ def _key(item: WorkItem) -> dict:
 def write_batch(store: Store, batch: Batch, feature_set: str, config_hash: str, rows: list[dict],
                 failures: list[dict], augmentable_speakers: set[str]) -> list[str]:
     """Check the rows of all parts (one per corpus) against the part contract first, in one GX run (a
-    run costs ~0.15 s, for 10 rows or 800), then write features and failures atomically: a contract
+    run's cost hardly depends on its rows), then write features and failures atomically: a contract
     failure writes nothing."""
     fs = get_feature_set(feature_set)
     features = pd.DataFrame(rows)

@@ -26,7 +26,7 @@ def default_store() -> str:
 
 def _dictionary_columns(schema: pa.Schema) -> list[str]:
     """String columns only: on a float column (a feature vector) pyarrow tries a dictionary, gives up at
-    the page limit, and spent 40 of 55 ms writing a 365-row `functionals` part, 26% bigger than plain."""
+    the page limit, and the part is slower to write and bigger than plain (docs/benchmarks.md)."""
     return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
 
 

@@ -45,7 +45,7 @@ WARMUP_FRAMES = 128  # ~4 s of the previous stream re-read so each stream's recu
 
 def speech_probabilities(y: np.ndarray, stream_s: float = 30.0) -> np.ndarray:
     """Speech probability per 32 ms frame; a long block runs as parallel streams in one ONNX batch
-    (3x faster here; the recurrent state makes results depend slightly on where a stream starts)."""
+    (faster than one frame at a time; the recurrent state makes results depend slightly on where a stream starts)."""
     n_frames = -(-len(y) // FRAME)
     stream_frames = int(stream_s * TARGET_SR / FRAME) if stream_s > 0 else n_frames
     frames = np.pad(y, (0, n_frames * FRAME - len(y))).reshape(n_frames, FRAME)

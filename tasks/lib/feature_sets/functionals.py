@@ -24,7 +24,7 @@ class FunctionalsConfig:
     rolloff_fraction: float = 0.85
     f0_min_hz: float = 65.0
     f0_max_hz: float = 500.0
-    pitch_sample_rate: int = 8_000  # F0 <= 500 Hz needs no more, and YIN costs 2.6x less than at 16 kHz
+    pitch_sample_rate: int = 8_000  # F0 <= 500 Hz needs no more, and YIN's cost grows with the rate
     yin_frame_length: int = 256     # 32 ms: two periods of the lowest F0
     yin_hop_length: int = 160       # pitch every 20 ms, repeated onto the 10 ms grid
 
@@ -43,7 +43,7 @@ def feature_names(cfg: FunctionalsConfig) -> list[str]:
 
 def spectral_shape(mag: np.ndarray, power: np.ndarray, freqs: np.ndarray, rolloff_fraction: float) -> np.ndarray:
     """(4, frames): centroid, bandwidth, roll-off, flatness with librosa's formulas in one pass;
-    librosa's four calls take ~6 ms per 3 s file here, mostly in bandwidth's per-bin powers."""
+    librosa's four separate calls each recompute the spectrum's per-bin powers."""
     total = mag.sum(axis=0)
     safe = np.where(total > 0, total, 1.0)
     centroid = freqs @ mag / safe
@@ -72,7 +72,7 @@ def _chroma_filterbank(sr: int, n_fft: int) -> np.ndarray:
 
 
 def chromagram(power: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
-    """librosa.feature.chroma_stft(tuning=0) with the filterbank built once (it was 0.8 ms per file)."""
+    """librosa.feature.chroma_stft(tuning=0) with the filterbank built once, not per file."""
     return librosa.util.normalize(_chroma_filterbank(sr, n_fft) @ power, norm=np.inf, axis=0)
 
 
@@ -93,7 +93,7 @@ def _contrast_bands(sr: int, n_fft: int, fmin: float, n_bands: int, quantile: fl
 
 def spectral_contrast(mag: np.ndarray, sr: int, n_fft: int, fmin: float, n_bands: int,
                       quantile: float = 0.02) -> np.ndarray:
-    """librosa.feature.spectral_contrast's numbers, 2x cheaper: partial sorts along contiguous rows."""
+    """librosa.feature.spectral_contrast's numbers via partial sorts along contiguous rows (cheaper than full sorts)."""
     rows = np.ascontiguousarray(mag.T)
     peak, valley = np.empty((n_bands + 1, rows.shape[0])), np.empty((n_bands + 1, rows.shape[0]))
     for k, (first, end, q) in enumerate(_contrast_bands(sr, n_fft, fmin, n_bands, quantile)):
@@ -149,8 +149,7 @@ def low_level_descriptors(y: np.ndarray, cfg: FunctionalsConfig) -> np.ndarray:
 def statistics(lld: np.ndarray, hop_s: float) -> np.ndarray:
     """Per descriptor: mean, std, min, max, 10/50/90th percentiles and the linear slope per second.
 
-    Percentiles interpolate linearly (as np.percentile) on one sort, which is 5x cheaper than three
-    np.percentile calls.
+    Percentiles interpolate linearly (as np.percentile) on one shared sort instead of three.
     """
     n = lld.shape[1]
     t = np.arange(n) * hop_s

@@ -51,7 +51,7 @@ def _window(win_length: int) -> torch.Tensor:
 
 
 def power_spectrogram(y: np.ndarray, cfg: FrameConfig) -> np.ndarray:
-    """librosa.stft's centred framing via torch.stft, which is 4x faster here per file."""
+    """librosa.stft's centred framing via torch.stft, the faster of the two on CPU (docs/benchmarks.md)."""
     if len(y) < cfg.n_fft:
         y = np.pad(y, (0, cfg.n_fft - len(y)))
     spec = torch.stft(torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)), cfg.n_fft, cfg.hop_length,

@@ -1,0 +1,40 @@
+"""Window probabilities to segment rows and call summaries, on hand-made scores."""
+import numpy as np
+import pytest
+
+from tasks.lib.segments import ChannelScores, segment_rows, speech_grid, summarize
+
+CLASSES = ["angry", "neutral"]  # angry is negative, neutral is not
+
+
+def scores(proba: list[list[float]], windows: list[tuple[float, float]], regions=None) -> ChannelScores:
+    return ChannelScores(0, regions if regions is not None else windows, windows, np.array(proba, np.float32))
+
+
+def test_segment_rows_carry_every_canonical_probability():
+    rows = segment_rows("c1", scores([[0.8, 0.2], [0.3, 0.7]], [(0.0, 1.0), (1.0, 2.0)]), CLASSES)
+    assert [r["emotion"] for r in rows] == ["angry", "neutral"]
+    assert rows[0]["confidence"] == pytest.approx(0.8) and rows[1]["p_neutral"] == pytest.approx(0.7)
+    assert rows[0]["p_happy"] is None  # a canonical emotion the model does not know
+
+
+def test_speech_no_window_covers_takes_the_nearest_window():
+    times, proba = speech_grid(scores([[1.0, 0.0]], [(0.0, 1.0)], regions=[(0.0, 1.5)]), CLASSES)
+    assert len(times) == 15 and np.allclose(proba[:, 0], 1.0)
+
+
+def test_summary_shares_escalation_and_peak():
+    # 0-3 s calm, 3-6 s calm, 6-9 s angry: the call escalates in its last third
+    s = scores([[0.1, 0.9], [0.2, 0.8], [0.9, 0.1]], [(0.0, 3.0), (3.0, 6.0), (6.0, 9.0)])
+    row = summarize("c1", "/in/c1.wav", 9.0, 1, s, CLASSES)
+    assert row["status"] == "ok" and row["dominant_emotion"] == "neutral"
+    assert row["share_angry"] == pytest.approx(1 / 3, abs=0.02)
+    assert row["negative_share"] == pytest.approx(1 / 3, abs=0.02)
+    assert row["escalation"] == pytest.approx(1.0)
+    assert row["peak_negative_start_s"] == 6.0 and row["speech_s"] == 9.0
+    assert row["mean_confidence"] == pytest.approx((0.9 + 0.8 + 0.9) / 3)
+
+
+def test_summary_without_speech_says_so():
+    row = summarize("c1", "/in/c1.wav", 5.0, 1, scores(np.zeros((0, 2)).tolist(), [], regions=[]), CLASSES)
+    assert row["status"] == "no_speech" and row["negative_share"] is None and row["n_segments"] == 0
