@@ -99,6 +99,8 @@ SEGMENTS = pa.schema([
     ("emotion", pa.string()),
     ("confidence", pa.float32()),
     *[(c, pa.float32()) for c in PROBABILITY_COLUMNS],
+    ("domain_score", pa.float32()),  # share of features outside the training range; null without a guard
+    ("in_domain", pa.bool_()),
     ("model", pa.string()),
     ("model_version", pa.string()),
     ("scored_at", pa.timestamp("us", tz="UTC")),
@@ -119,6 +121,7 @@ CALLS = pa.schema([
     ("escalation", pa.float32()),
     ("peak_negative_start_s", pa.float64()),
     ("mean_confidence", pa.float32()),
+    ("out_of_domain_share", pa.float32()),  # share of scored speech time flagged out of domain
     ("model", pa.string()),
     ("model_version", pa.string()),
     ("status", pa.string()),  # ok | no_speech (this channel had no speech)

@@ -96,19 +96,27 @@ def cmd_models(args: argparse.Namespace) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     import json
 
+    from ser_models.domain import collapse_warning
     from ser_models.inference import load_model, predict_files
     from tasks.lib.store import Store
 
-    results = predict_files(load_model(Store.open(args.store), args.model), args.files)
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return
-    for r in results:
-        if "error" in r:
-            print(f"{r['path']}: error: {r['error']}")
-            continue
-        probs = "  ".join(f"{c}={p:.2f}" for c, p in sorted(r["probabilities"].items(), key=lambda kv: -kv[1]))
-        print(f"{r['path']}: {r['emotion']} ({r['confidence']:.2f})  [{probs}]  {r['model']}")
+    results = predict_files(load_model(Store.open(args.store), args.model), args.files, args.group_by)
+    print(json.dumps(results, indent=2) if args.json else "\n".join(map(_prediction_line, results)))
+    outside = [r["path"] for r in results if r.get("in_domain") is False]
+    if outside:
+        print(f"warning: {len(outside)} of {len(results)} files are out of domain (unlike the model's training "
+              f"audio; their predictions are unreliable): {', '.join(outside[:5])}", file=sys.stderr)
+    warning = collapse_warning([r["emotion"] for r in results if "emotion" in r], "files")
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def _prediction_line(r: dict) -> str:
+    if "error" in r:
+        return f"{r['path']}: error: {r['error']}"
+    probs = "  ".join(f"{c}={p:.2f}" for c, p in sorted(r["probabilities"].items(), key=lambda kv: -kv[1]))
+    domain = "" if r["in_domain"] is None else f"  domain_score={r['domain_score']:.3f}" + ("" if r["in_domain"] else " OUT OF DOMAIN")
+    return f"{r['path']}: {r['emotion']} ({r['confidence']:.2f})  [{probs}]{domain}  {r['model']}"
 
 
 def cmd_score_calls(args: argparse.Namespace) -> None:
@@ -222,6 +230,9 @@ def add_serving(sub: argparse._SubParsersAction, store: argparse.ArgumentParser,
     p.add_argument("files", nargs="+")
     p.add_argument("--model", default="mlp", help=MODEL_HELP)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--group-by", metavar="REGEX|all",
+                   help="speaker normalisation context: 'all' files as one speaker, or a regex whose first group "
+                        "names the speaker in each path (default: each file alone, as served)")
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("score-calls", parents=[store, dask], help="score new or changed call recordings in an inbox")
     p.add_argument("inbox", help="folder or fsspec URL of call recordings")

@@ -8,14 +8,15 @@ from typing import Any
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.feature_selection import VarianceThreshold
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
 
 from ser_models.data import FeatureData
-from ser_models.estimator import Estimator, config_from_card
+from ser_models.estimator import CLIP_SD, Estimator, config_from_card
 
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
 
@@ -54,15 +55,20 @@ class LogRegConfig:
 Config = SVMConfig | RFConfig | LogRegConfig
 
 
+def scaling() -> list:
+    """Drop features constant in training, standardise, clip: no feature can dominate a new recording."""
+    return [VarianceThreshold(1e-12), StandardScaler(),
+            FunctionTransformer(np.clip, kw_args={"a_min": -CLIP_SD, "a_max": CLIP_SD})]
+
+
 def build_pipeline(config: Config, speakers: np.ndarray | None = None) -> Pipeline:
     """Scaling + classifier, balanced class weights for imbalanced corpora."""
     if isinstance(config, LogRegConfig):
-        return make_pipeline(StandardScaler(), _logreg(config, speakers))
+        return make_pipeline(*scaling(), _logreg(config, speakers))
     if isinstance(config, SVMConfig):
-        return make_pipeline(StandardScaler(), SVC(kernel=config.kernel, C=config.C, gamma=config.gamma,
-                                                   probability=True, class_weight="balanced",
-                                                   random_state=config.seed))
-    return make_pipeline(StandardScaler(), RandomForestClassifier(
+        return make_pipeline(*scaling(), SVC(kernel=config.kernel, C=config.C, gamma=config.gamma,
+                                             probability=True, class_weight="balanced", random_state=config.seed))
+    return make_pipeline(*scaling(), RandomForestClassifier(
         n_estimators=config.n_estimators, min_samples_leaf=config.min_samples_leaf,
         max_features=config.max_features, class_weight="balanced_subsample", n_jobs=-1,
         random_state=config.seed))

@@ -9,6 +9,10 @@ import numpy as np
 
 from ser_models.data import FeatureData
 
+# Every model clips standardised inputs here: past this many standard deviations a value says nothing more,
+# and left alone one odd feature of a new recording pushes the whole row outside what the model has seen.
+CLIP_SD = 5.0
+
 
 def config_from_card(config_cls: type, fields: dict[str, Any]) -> Any:
     """A frozen config dataclass back from a model card, JSON lists turned back into its tuples."""

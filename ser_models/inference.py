@@ -1,6 +1,7 @@
 """Serving a registered model: features for raw audio with the model's own feature config, then probabilities."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,6 +9,7 @@ import pandas as pd
 
 from ser_models import registry
 from ser_models.data import FeatureData
+from ser_models.domain import DomainGuard
 from ser_models.estimator import Estimator
 from tasks.lib.audio import AudioDecodeError, load
 from tasks.lib.feature_sets import get_feature_set
@@ -19,10 +21,18 @@ class LoadedModel:
     ref: registry.ModelRef
     estimator: Estimator
     card: dict
+    guard: DomainGuard | None = None
 
     @property
     def classes(self) -> list[str]:
         return self.card["classes"]
+
+    def domain(self, data: FeatureData) -> tuple[np.ndarray, np.ndarray]:
+        """domain_score and in_domain per row; NaN and False for a model registered without a guard."""
+        if self.guard is None:
+            return np.full(len(data), np.nan), np.zeros(len(data), bool)
+        scores = self.guard.scores(data)
+        return scores, self.guard.in_domain(scores)
 
 
 def load_model(store: Store, spec: str) -> LoadedModel:
@@ -34,28 +44,52 @@ def load_model(store: Store, spec: str) -> LoadedModel:
         if current != trained_hash:
             raise registry.RegistryError(f"{ref.name}:{ref.version} was trained on {name} config {trained_hash}, "
                                          f"this serflow computes {current}; retrain it")
-    return LoadedModel(ref, registry.load(ref), card)
+    return LoadedModel(ref, registry.load(ref), card, DomainGuard.load(ref.folder))
 
 
-def features_of(clips: list[np.ndarray], feature_sets: tuple[str, ...]) -> FeatureData:
-    """One row per 16 kHz mono clip, every feature set the model reads."""
-    rows = pd.DataFrame({"utterance_id": [str(i) for i in range(len(clips))], "augmentation": "none",
-                         "speaker_id": "", "corpus": "", "emotion": ""})
+def features_of(clips: list[np.ndarray], feature_sets: tuple[str, ...], speakers: list[str] | None = None) -> FeatureData:
+    """One row per 16 kHz mono clip, every feature set the model reads; `speakers` groups clips for speaker
+    normalisation (default: each clip alone, as one file is served)."""
+    ids = [str(i) for i in range(len(clips))]
+    rows = pd.DataFrame({"utterance_id": ids, "augmentation": "none", "speaker_id": speakers or ids,
+                         "corpus": "", "emotion": ""})
     return FeatureData(rows, {k: [get_feature_set(k).extract(c) for c in clips] for k in feature_sets})
 
 
-def predict_files(model: LoadedModel, paths: list[str]) -> list[dict]:
-    """Emotion, confidence and all class probabilities per file (or the decode error)."""
-    out = []
+def speaker_groups(paths: list[str], group_by: str | None) -> list[str]:
+    """Per file (None), all files as one speaker ('all'), or the first group (else the match) of a regex."""
+    if group_by is None:
+        return list(paths)
+    if group_by == "all":
+        return ["all"] * len(paths)
+    pattern = re.compile(group_by)
+    groups = []
     for path in paths:
+        m = pattern.search(path)
+        groups.append((m.group(1) if m.groups() else m.group(0)) if m else path)
+    return groups
+
+
+def predict_files(model: LoadedModel, paths: list[str], group_by: str | None = None) -> list[dict]:
+    """Emotion, confidence, class probabilities and domain score per file (or the decode error)."""
+    out: dict[int, dict] = {}
+    clips, kept = [], []
+    for i, path in enumerate(paths):
         try:
-            clip = load(path)
+            clips.append(load(path))
+            kept.append(i)
         except AudioDecodeError as exc:
-            out.append({"path": path, "error": str(exc)})
-            continue
-        proba = model.estimator.predict_proba(features_of([clip], model.estimator.feature_sets))[0]
-        best = int(np.argmax(proba))
-        out.append({"path": path, "emotion": model.classes[best], "confidence": float(proba[best]),
-                    "probabilities": {c: round(float(p), 4) for c, p in zip(model.classes, proba)},
-                    "model": f"{model.ref.name}:{model.ref.version}"})
-    return out
+            out[i] = {"path": path, "error": str(exc)}
+    if clips:
+        groups = speaker_groups([paths[i] for i in kept], group_by)
+        data = features_of(clips, model.estimator.feature_sets, groups)
+        proba = model.estimator.predict_proba(data)
+        scores, in_domain = model.domain(data)
+        for row, i in enumerate(kept):
+            best = int(np.argmax(proba[row]))
+            out[i] = {"path": paths[i], "emotion": model.classes[best], "confidence": float(proba[row, best]),
+                      "probabilities": {c: round(float(p), 4) for c, p in zip(model.classes, proba[row])},
+                      "domain_score": None if np.isnan(scores[row]) else round(float(scores[row]), 4),
+                      "in_domain": None if np.isnan(scores[row]) else bool(in_domain[row]),
+                      "model": f"{model.ref.name}:{model.ref.version}"}
+    return [out[i] for i in range(len(paths))]

@@ -5,9 +5,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ser_models.estimator import CLIP_SD
+
 
 class Standardize(nn.Module):
-    """Per-bin (x - mean) / std with statistics fitted on training data and saved in the state dict."""
+    """Per-bin (x - mean) / std, clipped, with statistics fitted on training data and saved in the state dict."""
 
     def __init__(self, n_bins: int) -> None:
         super().__init__()
@@ -18,10 +20,11 @@ class Standardize(nn.Module):
         """frames: (N, n_bins) pooled over training rows (and frames)."""
         self.mean.copy_(torch.from_numpy(frames.mean(axis=0)))
         std = frames.std(axis=0)
-        self.std.copy_(torch.from_numpy(np.where(std > 1e-5, std, 1.0)))  # constant bins pass unscaled, as in sklearn
+        # A bin constant in training taught nothing; an infinite std zeroes it on every new recording.
+        self.std.copy_(torch.from_numpy(np.where(std > 1e-5, std, np.inf)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
+        return ((x - self.mean) / self.std).clamp(-CLIP_SD, CLIP_SD)
 
 
 def spec_augment(x: torch.Tensor, time_masks: int, max_time: int, freq_masks: int, max_freq: int,

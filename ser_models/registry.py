@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ser_models.catalog import load_estimator
+from ser_models.domain import DomainGuard
 from ser_models.estimator import Estimator
 from tasks.lib.store import Store
 
@@ -60,13 +61,15 @@ def versions(store: Store, name: str) -> list[str]:
 
 
 def register(store: Store, name: str, estimator: Estimator, card: dict[str, Any],
-             metrics: pd.DataFrame, confusion_png: Path | None) -> ModelRef:
-    """Write weights, card, metrics and plot to a temporary folder, then rename it to the next version."""
+             metrics: pd.DataFrame, confusion_png: Path | None, guard: DomainGuard | None = None) -> ModelRef:
+    """Write weights, guard, card, metrics and plot to a temporary folder, then rename it to the next version."""
     base = _root(store) / name
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{uuid.uuid4().hex[:8]}-", dir=base))
     try:
         estimator.save(staging)
+        if guard is not None:
+            guard.save(staging)
         metrics.to_parquet(staging / "metrics.parquet", index=False)
         if confusion_png:
             shutil.copy(confusion_png, staging / "confusion.png")

@@ -41,6 +41,12 @@ def _frames(data: FeatureData, feature_set: str, index: np.ndarray) -> np.ndarra
     return np.concatenate([data.inputs[feature_set][i] for i in index]).astype(np.float64)
 
 
+def each_file_alone(data: FeatureData) -> FeatureData:
+    """The rows as `serflow predict` serves them: every file its own group, no speaker context."""
+    rows = data.rows.assign(speaker_id=data.rows["utterance_id"].astype(str) + "#" + data.rows["augmentation"].astype(str))
+    return FeatureData(rows, data.inputs)
+
+
 class SpeakerNormalized(Estimator):
     def __init__(self, inner: Estimator, config: SpeakerNormConfig | None = None) -> None:
         self.inner, self.config = inner, config or SpeakerNormConfig()

@@ -19,6 +19,7 @@ from prefect.logging import get_run_logger
 
 from data_contracts import schemas
 from data_contracts.reasons import Reason
+from ser_models.domain import collapse_warning
 from ser_models.inference import LoadedModel, features_of, load_model
 from tasks.lib.audio import AUDIO_EXTENSIONS, TARGET_SR, AudioDecodeError, iter_blocks
 from tasks.lib.inbox import CallFile, call_key, file_sha256, list_inbox, pending_calls
@@ -189,6 +190,9 @@ def _score_block(y: np.ndarray, offset_s: float, scores: ChannelScores, model: L
     seconds["features"] += time.perf_counter() - tick
     tick = time.perf_counter()
     scores.proba = np.vstack([scores.proba, model.estimator.predict_proba(data)])
+    domain, in_domain = model.domain(data)
+    scores.domain = np.concatenate([scores.domain, domain])
+    scores.in_domain = np.concatenate([scores.in_domain, in_domain])
     scores.windows += wins
     seconds["model"] += time.perf_counter() - tick
 
@@ -216,7 +220,7 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
     """Score, write, then commit the batch to the ledger; superseded files go last, so a crash never duplicates."""
     model = cached_model(store, model_spec)
     seconds: dict[str, float] = defaultdict(float)
-    ledger_rows, scored, rejected, segments, audio_s = [], 0, 0, 0, 0.0
+    ledger_rows, scored, rejected, segments, audio_s, emotions = [], 0, 0, 0, 0.0, []
     for call in calls:
         outcome = score_call(call, model, cfg)
         tick = time.perf_counter()
@@ -231,6 +235,7 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
         scored += outcome.reject is None
         rejected += outcome.reject is not None
         segments += len(outcome.segments)
+        emotions += [s["emotion"] for s in outcome.segments]
         audio_s += outcome.audio_s
     batch_key = hashlib.sha256("|".join(c.call_id for c in calls).encode()).hexdigest()[:16]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
@@ -239,6 +244,10 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
         for old in set(call.previous_files) - set(row["result_files"]):
             if store.fs.exists(old):
                 store.fs.rm(old)
-    get_run_logger().info("%d calls: %d scored, %d rejected, %d segments, %.0f s of audio", len(calls), scored,
-                          rejected, segments, audio_s)
+    logger = get_run_logger()
+    logger.info("%d calls: %d scored, %d rejected, %d segments, %.0f s of audio", len(calls), scored,
+                rejected, segments, audio_s)
+    warning = collapse_warning(emotions, "segments")
+    if warning:
+        logger.warning(warning)
     return BatchOutcome(scored, rejected, segments, audio_s, dict(seconds))

@@ -16,6 +16,7 @@ from data_contracts.labels import parse_label_map
 from ser_models import registry
 from ser_models.catalog import DEFAULT_MEMBERS, build_estimator
 from ser_models.data import FeatureData, class_list, load_feature_data
+from ser_models.domain import DomainGuard
 from ser_models.evaluation import (
     CVPlan,
     Fold,
@@ -26,9 +27,13 @@ from ser_models.evaluation import (
     plot_confusion,
     validation_split,
 )
+from ser_models.speaker_norm import each_file_alone
 from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest
 from tasks.lib.feature_sets import get_feature_set
 from tasks.lib.store import Store
+
+SERVED_PER_FILE = "per-file"  # each test file alone, as `serflow predict` and one call segment see it
+SERVED_IN_CONTEXT = "per-speaker context"  # normalised with the test speaker's own unlabelled audio
 
 
 class TrainError(ValueError):
@@ -48,7 +53,7 @@ class TrainSummary:
         return cls(ref.name, ref.version, str(ref.folder), plan.label, metrics_table(results, classes, plan.label)[0])
 
     def lines(self) -> list[str]:
-        shown = self.table[["fold", "test_speakers", "n", "ua", "wa", "macro_f1"]].round(3)
+        shown = self.table[["fold", "test_speakers", "serving", "n", "ua", "wa", "macro_f1"]].round(3)
         return [f"registered {self.name}:{self.version} at {self.folder}", f"cross-validation: {self.cv_label}",
                 shown.to_string(index=False)]
 
@@ -99,9 +104,10 @@ class FoldResult:
     fold: str
     test_speakers: tuple[str, ...]
     y_true: np.ndarray
-    y_pred: np.ndarray
+    y_pred: np.ndarray  # per file, as served: each test file alone
     seconds: float
     history: dict = field(default_factory=dict)
+    y_pred_speaker: np.ndarray | None = None  # with the test speaker's own unlabelled audio as context
 
 
 def load_data(req: TrainRequest) -> FeatureData:
@@ -144,8 +150,10 @@ def train_fold(req: TrainRequest, plan: CVPlan, fold: Fold, classes: list[str]) 
     est = req.estimator()
     history = est.fit(data.subset(fit), data.subset(val), classes)
     test_data = data.subset(test)
-    y_pred = est.predict_proba(test_data).argmax(axis=1)
-    result = FoldResult(fold.name, fold.test_speakers, est.labels(test_data), y_pred, time.perf_counter() - start, history)
+    y_pred = est.predict_proba(each_file_alone(test_data)).argmax(axis=1)
+    y_speaker = est.predict_proba(test_data).argmax(axis=1) if req.speaker_norm else None
+    result = FoldResult(fold.name, fold.test_speakers, est.labels(test_data), y_pred, time.perf_counter() - start,
+                        history, y_speaker)
     m = metrics(result.y_true, result.y_pred, classes)
     get_run_logger().info("fold %s: UA %.3f WA %.3f F1 %.3f (n=%d, %.0f s)", fold.name, m["ua"], m["wa"],
                           m["macro_f1"], m["n"], result.seconds)
@@ -156,11 +164,20 @@ def metrics_table(results: list[FoldResult], classes: list[str], cv_label: str) 
     """Per-fold rows plus the pooled row (all folds' predictions together)."""
     folds = [{"fold": r.fold, "test_speakers": ",".join(r.test_speakers), **metrics(r.y_true, r.y_pred, classes)}
              for r in results]
-    pooled = metrics(np.concatenate([r.y_true for r in results]), np.concatenate([r.y_pred for r in results]), classes)
-    table = pd.DataFrame([{k: f[k] for k in ("fold", "test_speakers", "n", "ua", "wa", "macro_f1")} for f in folds]
-                         + [{"fold": "pooled", "test_speakers": "", **{k: pooled[k] for k in ("n", "ua", "wa", "macro_f1")}}])
+    y_true = np.concatenate([r.y_true for r in results])
+    pooled = metrics(y_true, np.concatenate([r.y_pred for r in results]), classes)
+    columns = ("n", "ua", "wa", "macro_f1")
+    table = pd.DataFrame([{k: f[k] for k in ("fold", "test_speakers", *columns)} for f in folds]
+                         + [{"fold": "pooled", "test_speakers": "", **{k: pooled[k] for k in columns}}])
+    table["serving"] = SERVED_PER_FILE
+    detail = {"folds": folds, "pooled": pooled, "serving": SERVED_PER_FILE}
+    if results and results[0].y_pred_speaker is not None:
+        context = metrics(y_true, np.concatenate([r.y_pred_speaker for r in results]), classes)
+        detail["pooled_speaker_context"] = context
+        table = pd.concat([table, pd.DataFrame([{"fold": "pooled-in-context", "test_speakers": "", "serving": SERVED_IN_CONTEXT,
+                                                 **{k: context[k] for k in columns}}])], ignore_index=True)
     table["cv"] = cv_label
-    return table, {"folds": folds, "pooled": pooled}
+    return table, detail
 
 
 @task(name="train-final-and-register", cache_policy=NO_CACHE)
@@ -172,6 +189,7 @@ def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[Fold
     fit, val = validation_split(data.rows, np.arange(len(data)), plan.speaker_independent, seed=req.seed)
     est = req.estimator()
     history = est.fit(data.subset(fit), data.subset(val), classes)
+    guard = DomainGuard.fit(data, req.feature_sets[0])
     table, detail = metrics_table(results, classes, plan.label)
     card = {
         "model": req.model, "feature_sets": list(req.feature_sets),
@@ -179,11 +197,12 @@ def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[Fold
         "classes": classes, "label_map": req.label_map, "corpora": list(req.corpora),
         "speakers": sorted(data.rows["speaker_id"].unique()), "augment": list(req.augment),
         "speaker_norm": req.speaker_norm, "cv": req.cv, "cv_label": plan.label, "speaker_independent": plan.speaker_independent,
-        "metrics": detail, "hyperparameters": est.hyperparameters(), "final_training": history,
+        "metrics": detail, "domain_guard": guard.describe(), "hyperparameters": est.hyperparameters(),
+        "final_training": history,
         "train_seconds": {"folds": sum(r.seconds for r in results), "final": time.perf_counter() - start},
     }
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "confusion.png"
         plot_confusion(detail["pooled"]["confusion"], classes,
                        f"{req.registry_name} pooled {plan.label}\nUA {detail['pooled']['ua']:.3f}", str(png))
-        return registry.register(req.store, req.registry_name, est, card, table, png)
+        return registry.register(req.store, req.registry_name, est, card, table, png, guard)

@@ -63,3 +63,34 @@ def test_training_twice_gives_the_same_model(model, data):
         est.fit(train, None, classes)
         probas.append(est.predict_proba(test))
     assert np.allclose(probas[0], probas[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("model", ["svm", "logreg"])
+def test_call_trained_model_does_not_collapse_on_shifted_unseen_speaker(model, data, small_corpus):
+    """Trained with the `call` preset, a model gives louder, noisier or telephone copies of held-out audio
+    varied answers, one file at a time."""
+    import pandas as pd
+
+    from ser_models.data import FeatureData
+    from ser_models.domain import dominant_share
+    from ser_models.inference import features_of
+    from tasks.lib.audio import load
+    from tasks.lib.augment import augment
+    from tasks.lib.corpora import prepare_ravdess
+    from tests.shifts import SHIFTS
+
+    train, _ = split(data)
+    records = {r.utterance_id: r for r in prepare_ravdess(small_corpus, corpus="syn")}
+    copies = [augment(load(records[u].path), 16_000, u, f"call#{i}")[0] for u in train.rows["utterance_id"] for i in (0, 1)]
+    rows = pd.concat([train.rows.assign(augmentation=f"call#{i}") for i in (0, 1)]).sort_index(kind="stable")
+    augmented = FeatureData(rows.reset_index(drop=True), features_of(copies, ("functionals",)).inputs)
+    both = FeatureData(pd.concat([train.rows, augmented.rows], ignore_index=True),
+                       {"functionals": train.inputs["functionals"] + augmented.inputs["functionals"]})
+    est = build_estimator(model)
+    est.fit(both, None, class_list(data.rows["emotion"]))
+    clips = [load(r.path) for r in records.values() if r.speaker_id == "syn:04"]
+    for name in ("clipped_gain_x20", "noise_floor_15db", "telephone"):
+        labels = [est.classes[i] for i in est.predict_proba(features_of([SHIFTS[name](y) for y in clips],
+                                                                        est.feature_sets)).argmax(1)]
+        top, share = dominant_share(labels)
+        assert share <= 0.5 and len(set(labels)) >= 4, f"{model} on {name}: {share:.0%} {top!r}"

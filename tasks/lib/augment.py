@@ -63,6 +63,7 @@ class TelephoneChannel(BaseWaveformTransform):
 TRANSFORMS: dict[str, type[BaseWaveformTransform]] = {
     "AddGaussianSNR": am.AddGaussianSNR, "PitchShift": am.PitchShift, "TimeStretch": am.TimeStretch,
     "Shift": am.Shift, "Gain": am.Gain, "BandPassFilter": am.BandPassFilter, "TelephoneChannel": TelephoneChannel,
+    "ClippingDistortion": am.ClippingDistortion,
 }
 
 

@@ -1,7 +1,7 @@
 """Window probabilities -> segment rows -> one summary per call and channel."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,6 +18,8 @@ class ChannelScores:
     regions: list[tuple[float, float]]
     windows: list[tuple[float, float]]
     proba: np.ndarray  # (windows, classes)
+    domain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (windows,) domain_score, NaN without a guard
+    in_domain: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (windows,)
 
     @property
     def speech_s(self) -> float:
@@ -30,8 +32,11 @@ def segment_rows(call_id: str, scores: ChannelScores, classes: list[str]) -> lis
     for i, ((start, end), p) in enumerate(zip(scores.windows, scores.proba)):
         best = int(np.argmax(p))
         probs = {f"p_{e}": (float(p[classes.index(e)]) if e in classes else None) for e in CANONICAL_EMOTIONS}
+        known = i < len(scores.domain) and not np.isnan(scores.domain[i])
         rows.append({"call_id": call_id, "channel": scores.channel, "segment_index": i, "start_s": start,
-                     "end_s": end, "emotion": classes[best], "confidence": float(p[best]), **probs})
+                     "end_s": end, "emotion": classes[best], "confidence": float(p[best]), **probs,
+                     "domain_score": float(scores.domain[i]) if known else None,
+                     "in_domain": bool(scores.in_domain[i]) if known else None})
     return rows
 
 
@@ -62,7 +67,7 @@ def summarize(call_id: str, path: str, duration_s: float, channels: int, scores:
     if not len(times):
         return {**base, "dominant_emotion": None, **{f"share_{e}": None for e in CANONICAL_EMOTIONS},
                 "negative_share": None, "escalation": None, "peak_negative_start_s": None,
-                "mean_confidence": None, "status": "no_speech"}
+                "mean_confidence": None, "out_of_domain_share": None, "status": "no_speech"}
     labels = proba.argmax(axis=1)
     counts = np.bincount(labels, minlength=len(classes)) / len(labels)
     negative = np.array([c in NEGATIVE_EMOTIONS for c in classes])
@@ -73,4 +78,13 @@ def summarize(call_id: str, path: str, duration_s: float, channels: int, scores:
             "negative_share": negative_share(labels, negative),
             "escalation": negative_share(labels[last], negative) - negative_share(labels[first], negative),
             "peak_negative_start_s": float(scores.windows[int(np.argmax(window_negative))][0]),
-            "mean_confidence": float(scores.proba.max(axis=1).mean()), "status": "ok"}
+            "mean_confidence": float(scores.proba.max(axis=1).mean()),
+            "out_of_domain_share": out_of_domain_share(scores), "status": "ok"}
+
+
+def out_of_domain_share(scores: ChannelScores) -> float | None:
+    """Share of scored window time flagged out of domain; None for a model without a guard."""
+    if not len(scores.domain) or np.isnan(scores.domain).all():
+        return None
+    lengths = np.array([e - s for s, e in scores.windows])
+    return float(lengths[~scores.in_domain].sum() / lengths.sum()) if lengths.sum() > 0 else 0.0

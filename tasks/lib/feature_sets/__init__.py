@@ -44,10 +44,10 @@ class FeatureSet:
 
 
 FEATURE_SETS: dict[str, FeatureSet] = {
-    "functionals": FeatureSet("functionals", FunctionalsConfig(), functionals, frame_level=False, code_version=3,
+    "functionals": FeatureSet("functionals", FunctionalsConfig(), functionals, frame_level=False, code_version=4,
                               names_fn=feature_names),
-    "logmel": FeatureSet("logmel", LogMelConfig(), logmel, frame_level=True, code_version=2),
-    "mfcc_seq": FeatureSet("mfcc_seq", MfccSeqConfig(), mfcc_seq, frame_level=True, code_version=2),
+    "logmel": FeatureSet("logmel", LogMelConfig(), logmel, frame_level=True, code_version=3),
+    "mfcc_seq": FeatureSet("mfcc_seq", MfccSeqConfig(), mfcc_seq, frame_level=True, code_version=3),
     "mfcc40_mean": FeatureSet("mfcc40_mean", Mfcc40MeanConfig(), mfcc40_mean, frame_level=False, code_version=2),
 }
 

@@ -33,7 +33,7 @@ class Mfcc40MeanConfig:
 
 
 def logmel(y: np.ndarray, cfg: LogMelConfig) -> np.ndarray:
-    """(frames, 64) log-mel energies in dB."""
+    """(frames, 64) log-mel energies in dB below the utterance's loudest cell, loudness-normalised."""
     return compute_spectra(y, cfg.frames).mel_db.T
 
 

@@ -11,7 +11,8 @@ from scipy.signal import savgol_coeffs
 
 from tasks.lib.feature_sets.spectra import FrameConfig, compute_spectra
 
-STATISTICS = ("mean", "std", "min", "max", "p10", "p50", "p90", "slope")
+# No minimum or maximum: on floored log-mel bands they measure the recording's silence floor, not the voice.
+STATISTICS = ("mean", "std", "p10", "p50", "p90", "slope")
 PERCENTILES = (0.10, 0.50, 0.90)
 
 
@@ -123,11 +124,11 @@ def pitch_semitones(y: np.ndarray, cfg: FunctionalsConfig, n_frames: int) -> np.
     return np.resize(np.repeat(12 * np.log2(f0 / 100.0), repeat), n_frames)
 
 
-def low_level_descriptors(y: np.ndarray, cfg: FunctionalsConfig) -> np.ndarray:
-    """(descriptors, frames) from a single STFT, plus YIN pitch and ZCR on the waveform."""
+def low_level_descriptors(y: np.ndarray, cfg: FunctionalsConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(descriptors, frames) from a single STFT, plus YIN pitch and ZCR on the waveform, and the active frames."""
     fc = cfg.frames
     y = np.pad(y, (0, max(0, fc.n_fft - len(y))))
-    spectra = compute_spectra(y, fc)
+    spectra = compute_spectra(y, fc)  # loudness-normalised: rms below is relative to the speech level
     power, mag = spectra.power, spectra.magnitude
     n = power.shape[1]
     mfcc = spectra.mfcc(cfg.n_mfcc)
@@ -143,11 +144,11 @@ def low_level_descriptors(y: np.ndarray, cfg: FunctionalsConfig) -> np.ndarray:
     freqs = librosa.fft_frequencies(sr=fc.sample_rate, n_fft=fc.n_fft).astype(np.float32)
     lld = np.vstack([mfcc, *deltas, chroma, contrast, zcr[None], rms, f0_st[None], voiced[None],
                      spectral_shape(mag, power, freqs, cfg.rolloff_fraction), spectra.mel_db])
-    return np.nan_to_num(lld, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.nan_to_num(lld, nan=0.0, posinf=0.0, neginf=0.0), spectra.active
 
 
 def statistics(lld: np.ndarray, hop_s: float) -> np.ndarray:
-    """Per descriptor: mean, std, min, max, 10/50/90th percentiles and the linear slope per second.
+    """Per descriptor: mean, std, 10/50/90th percentiles and the linear slope per second.
 
     Percentiles interpolate linearly (as np.percentile) on one shared sort instead of three.
     """
@@ -163,11 +164,11 @@ def statistics(lld: np.ndarray, hop_s: float) -> np.ndarray:
     high = np.minimum(low + 1, n - 1)
     frac = position - low
     pct = ordered[:, low] * (1 - frac) + ordered[:, high] * frac
-    stats = np.column_stack([mean, lld.std(axis=1), ordered[:, 0], ordered[:, -1], pct, slope])
+    stats = np.column_stack([mean, lld.std(axis=1), pct, slope])
     return stats.reshape(-1)
 
 
 def functionals(y: np.ndarray, cfg: FunctionalsConfig) -> np.ndarray:
-    """(1, descriptors x statistics) vector, named by feature_names(cfg)."""
-    lld = low_level_descriptors(y, cfg)
-    return statistics(lld, cfg.frames.hop_length / cfg.frames.sample_rate)[None, :]
+    """(1, descriptors x statistics) vector over the active frames (silence and padding left out)."""
+    lld, active = low_level_descriptors(y, cfg)
+    return statistics(lld[:, active], cfg.frames.hop_length / cfg.frames.sample_rate)[None, :]

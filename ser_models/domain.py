@@ -1,0 +1,103 @@
+"""Out-of-domain guard: how far a recording's features lie outside what the model was trained on.
+
+The guard keeps, per feature, the central range of the training rows (0.5th to 99.5th percentile). A row's
+`domain_score` is the share of its features outside that range. The `in_domain` threshold is chosen on
+held-out training speakers: ranges fitted without them, their rows scored, and the threshold set so that
+`ALLOWED_FALSE_ALARMS` of those matched but unseen-speaker rows would be flagged.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+from ser_models.data import FeatureData
+
+GUARD_FILE = "domain_guard.npz"
+RANGE_PERCENTILES = (0.5, 99.5)
+ALLOWED_FALSE_ALARMS = 0.05
+MAX_FOLDS = 5
+COLLAPSE_SHARE = 0.9  # one class for more than this share of a batch: the model is likely out of its depth
+COLLAPSE_MIN_BATCH = 10
+
+
+def row_vectors(data: FeatureData, feature_set: str) -> np.ndarray:
+    """One vector per row: the features themselves, or their mean over frames for frame-level sets."""
+    return np.stack([np.asarray(x, dtype=np.float64).mean(axis=0) for x in data.inputs[feature_set]])
+
+
+@dataclass
+class DomainGuard:
+    feature_set: str
+    low: np.ndarray
+    high: np.ndarray
+    threshold: float
+    method: str
+
+    def scores(self, data: FeatureData) -> np.ndarray:
+        """Share of each row's features outside the training range, 0..1."""
+        x = row_vectors(data, self.feature_set)
+        return ((x < self.low) | (x > self.high)).mean(axis=1)
+
+    def in_domain(self, scores: np.ndarray) -> np.ndarray:
+        return scores <= self.threshold
+
+    @classmethod
+    def fit(cls, data: FeatureData, feature_set: str) -> DomainGuard:
+        """Ranges from every training row (augmented copies widen them: their conditions are in domain); the
+        threshold from speaker-grouped held-out scores."""
+        x = row_vectors(data, feature_set)
+        speakers = data.rows["speaker_id"].to_numpy()
+        held_out = []
+        n_folds = min(MAX_FOLDS, len(np.unique(speakers)))
+        if n_folds >= 2:
+            for fit, test in GroupKFold(n_folds).split(x, groups=speakers):
+                low, high = np.percentile(x[fit], RANGE_PERCENTILES, axis=0)
+                held_out.append(((x[test] < low) | (x[test] > high)).mean(axis=1))
+        low, high = np.percentile(x, RANGE_PERCENTILES, axis=0)
+        if held_out:
+            scores = np.concatenate(held_out)
+            threshold = float(np.quantile(scores, 1 - ALLOWED_FALSE_ALARMS))
+            method = (f"{1 - ALLOWED_FALSE_ALARMS:.0%} quantile of domain_score over {len(scores)} rows of "
+                      f"held-out training speakers ({n_folds} speaker-grouped folds)")
+        else:  # one speaker: no held-out speakers to calibrate on, flag only what is far out
+            threshold, method = 0.25, "fixed 0.25 (fewer than two training speakers)"
+        return cls(feature_set, low, high, threshold, method)
+
+    def describe(self) -> dict:
+        """What the model card records."""
+        return {"feature_set": self.feature_set, "range_percentiles": list(RANGE_PERCENTILES),
+                "threshold": round(self.threshold, 4), "threshold_method": self.method}
+
+    def save(self, folder: Path) -> None:
+        np.savez(folder / GUARD_FILE, low=self.low, high=self.high)
+        (folder / "domain_guard.json").write_text(json.dumps(self.describe(), indent=2))
+
+    @classmethod
+    def load(cls, folder: Path) -> DomainGuard | None:
+        """The saved guard, or None for a model registered before guards existed."""
+        if not (folder / GUARD_FILE).exists():
+            return None
+        info = json.loads((folder / "domain_guard.json").read_text())
+        with np.load(folder / GUARD_FILE, allow_pickle=False) as arrays:
+            return cls(info["feature_set"], arrays["low"], arrays["high"], info["threshold"], info["threshold_method"])
+
+
+def dominant_share(labels: list[str]) -> tuple[str | None, float]:
+    """The most frequent label of a batch and its share."""
+    if not labels:
+        return None, 0.0
+    values, counts = np.unique(np.asarray(labels), return_counts=True)
+    return str(values[counts.argmax()]), float(counts.max() / len(labels))
+
+
+def collapse_warning(labels: list[str], what: str) -> str | None:
+    """A warning when one class takes more than COLLAPSE_SHARE of a batch big enough to tell."""
+    label, share = dominant_share(labels)
+    if len(labels) < COLLAPSE_MIN_BATCH or share <= COLLAPSE_SHARE:
+        return None
+    return (f"{share:.0%} of {len(labels)} {what} got the same emotion {label!r}: the audio is probably unlike "
+            "the model's training data; check domain_score / in_domain")

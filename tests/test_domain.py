@@ -1,0 +1,67 @@
+"""The out-of-domain guard flags audio unlike the training data and passes unseen speakers of the same kind."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from ser_models.data import FeatureData
+from ser_models.domain import DomainGuard, collapse_warning, dominant_share
+from ser_models.inference import features_of
+from tasks.lib.audio import load
+from tasks.lib.corpora import prepare_ravdess
+from tests.shifts import SHIFTS
+
+
+@pytest.fixture(scope="module")
+def guard_and_clips(tmp_path_factory):
+    """A guard fitted on 7 synthetic speakers (enough speaker variety to calibrate on), and speaker 8's clips."""
+    from tasks.lib.synth import synth_corpus
+
+    root = tmp_path_factory.mktemp("guard") / "corpus"
+    synth_corpus(root, n_speakers=8, repetitions=1)
+    records = prepare_ravdess(root, corpus="syn")
+    clips = [load(r.path) for r in records]
+    held_out = np.array([r.speaker_id == "syn:08" for r in records])
+    rows = pd.DataFrame({"utterance_id": [r.utterance_id for r in records], "augmentation": "none",
+                         "speaker_id": [r.speaker_id for r in records], "corpus": "syn", "emotion": ""})
+    train = features_of([c for c, h in zip(clips, held_out) if not h], ("functionals",))
+    train = FeatureData(rows[~held_out].reset_index(drop=True), train.inputs)
+    return DomainGuard.fit(train, "functionals"), [c for c, h in zip(clips, held_out) if h]
+
+
+def test_unseen_speakers_of_the_same_kind_are_in_domain(guard_and_clips):
+    guard, clips = guard_and_clips
+    scores = guard.scores(features_of(clips, ("functionals",)))
+    assert guard.in_domain(scores).mean() >= 0.8
+    assert "held-out training speakers" in guard.describe()["threshold_method"]
+
+
+@pytest.mark.parametrize("shift", ["noise_floor_5db", "telephone"])
+def test_shifted_recordings_are_flagged(guard_and_clips, shift):
+    guard, clips = guard_and_clips
+    scores = guard.scores(features_of([SHIFTS[shift](y) for y in clips], ("functionals",)))
+    assert (~guard.in_domain(scores)).mean() >= 0.8, f"{shift}: median domain_score {np.median(scores):.3f}"
+
+
+def test_saturated_recordings_score_further_out(guard_and_clips):
+    """Gain alone is normalised away by the features; only the clipping it causes moves them."""
+    guard, clips = guard_and_clips
+    matched = guard.scores(features_of(clips, ("functionals",)))
+    saturated = guard.scores(features_of([SHIFTS["clipped_gain_x20"](y) for y in clips], ("functionals",)))
+    assert np.median(saturated) > 2 * np.median(matched)
+
+
+def test_guard_round_trips_without_pickle(guard_and_clips, tmp_path):
+    guard, clips = guard_and_clips
+    guard.save(tmp_path)
+    loaded = DomainGuard.load(tmp_path)
+    rows = features_of(clips[:3], ("functionals",))
+    assert loaded.threshold == pytest.approx(guard.threshold, abs=1e-4)
+    np.testing.assert_array_equal(loaded.scores(rows), guard.scores(rows))
+    assert DomainGuard.load(tmp_path / "elsewhere") is None
+
+
+def test_one_class_for_most_of_a_batch_is_reported():
+    assert dominant_share(["sad", "sad", "angry"]) == ("sad", pytest.approx(2 / 3))
+    assert collapse_warning(["fearful"] * 19 + ["sad"], "files").startswith("95% of 20 files")
+    assert collapse_warning(["fearful"] * 8 + ["sad"] * 2, "files") is None  # 80%: a plausible batch
+    assert collapse_warning(["fearful"] * 5, "files") is None  # too few to tell
