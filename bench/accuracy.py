@@ -71,11 +71,13 @@ def record(key: str, corpus: str, cv: str, model: str, augment: str, norm: bool,
            "wall_minutes_incl_features": (time.perf_counter() - start) / 60, "cpu_count": os.cpu_count(),
            "version": f"{card['name']}:{card['version']}", "feature_config_hashes": card["feature_config_hashes"],
            "code_version": card["code_version"], "command": command,
+           "calibration": card.get("calibration"), "domain_guard": card.get("domain_guard"),
            "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     save_result(key, row)
     print(f"{corpus} {cv} {model} {augment}: UA per file {row['ua_per_file']:.3f}"
           + (f", with speaker context {row['ua_speaker_context']:.3f}" if context else "")
-          + f" (chance {1 / len(card['classes']):.3f})", flush=True)
+          + f" (chance {1 / len(card['classes']):.3f}); ECE on training-corpus CV {card['calibration']['ece_before']:.3f}"
+          f" -> {card['calibration']['ece_after']:.3f}", flush=True)
 
 
 def held_out_metrics(store: str, spec: str, corpus: str, label_map: dict, norm: bool) -> tuple[dict, dict | None]:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ser_models import registry
+from ser_models.calibration import apply_temperature
 from ser_models.data import FeatureData
 from ser_models.domain import DomainGuard
 from ser_models.estimator import Estimator
@@ -26,6 +27,11 @@ class LoadedModel:
     @property
     def classes(self) -> list[str]:
         return self.card["classes"]
+
+    def predict_proba(self, data: FeatureData) -> np.ndarray:
+        """Calibrated probabilities: the card's temperature (1.0 for a model registered before calibration)."""
+        temperature = self.card.get("calibration", {}).get("temperature", 1.0)
+        return apply_temperature(self.estimator.predict_proba(data), temperature)
 
     def domain(self, data: FeatureData) -> tuple[np.ndarray, np.ndarray]:
         """domain_score and in_domain per row; NaN and False for a model registered without a guard."""
@@ -83,7 +89,7 @@ def predict_files(model: LoadedModel, paths: list[str], group_by: str | None = N
     if clips:
         groups = speaker_groups([paths[i] for i in kept], group_by)
         data = features_of(clips, model.estimator.feature_sets, groups)
-        proba = model.estimator.predict_proba(data)
+        proba = model.predict_proba(data)
         scores, in_domain = model.domain(data)
         for row, i in enumerate(kept):
             best = int(np.argmax(proba[row]))

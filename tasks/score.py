@@ -189,7 +189,7 @@ def _score_block(y: np.ndarray, offset_s: float, scores: ChannelScores, model: L
     data = features_of(clips, model.estimator.feature_sets)
     seconds["features"] += time.perf_counter() - tick
     tick = time.perf_counter()
-    scores.proba = np.vstack([scores.proba, model.estimator.predict_proba(data)])
+    scores.proba = np.vstack([scores.proba, model.predict_proba(data)])
     domain, in_domain = model.domain(data)
     scores.domain = np.concatenate([scores.domain, domain])
     scores.in_domain = np.concatenate([scores.in_domain, in_domain])

@@ -14,6 +14,7 @@ from prefect.logging import get_run_logger
 
 from data_contracts.labels import parse_label_map
 from ser_models import registry
+from ser_models.calibration import cross_fitted_calibration
 from ser_models.catalog import DEFAULT_MEMBERS, build_estimator
 from ser_models.data import FeatureData, class_list, load_feature_data
 from ser_models.domain import DomainGuard
@@ -47,15 +48,23 @@ class TrainSummary:
     folder: str
     cv_label: str
     table: pd.DataFrame
+    calibration: dict = field(default_factory=dict)
+    domain_guard: dict = field(default_factory=dict)
 
     @classmethod
     def of(cls, ref: registry.ModelRef, plan: CVPlan, results: list[FoldResult], classes: list[str]) -> TrainSummary:
-        return cls(ref.name, ref.version, str(ref.folder), plan.label, metrics_table(results, classes, plan.label)[0])
+        card = ref.card
+        return cls(ref.name, ref.version, str(ref.folder), plan.label, metrics_table(results, classes, plan.label)[0],
+                   card["calibration"], card["domain_guard"])
 
     def lines(self) -> list[str]:
         shown = self.table[["fold", "test_speakers", "serving", "n", "ua", "wa", "macro_f1"]].round(3)
+        c, g = self.calibration, self.domain_guard
         return [f"registered {self.name}:{self.version} at {self.folder}", f"cross-validation: {self.cv_label}",
-                shown.to_string(index=False)]
+                shown.to_string(index=False),
+                f"calibration: temperature {c['temperature']:.2f}, ECE {c['ece_before']:.3f} -> {c['ece_after']:.3f} "
+                "(speaker-disjoint CV predictions, cross-fitted)",
+                f"out-of-domain threshold: domain_score > {g['threshold']:.3f} ({g['threshold_method']})"]
 
 
 def feature_sets_for(model: str, feature_set: str | None, members: list[str] | None) -> tuple[str, ...]:
@@ -108,6 +117,7 @@ class FoldResult:
     seconds: float
     history: dict = field(default_factory=dict)
     y_pred_speaker: np.ndarray | None = None  # with the test speaker's own unlabelled audio as context
+    y_proba: np.ndarray | None = None  # per-file probabilities, what calibration is fitted on
 
 
 def load_data(req: TrainRequest) -> FeatureData:
@@ -150,10 +160,10 @@ def train_fold(req: TrainRequest, plan: CVPlan, fold: Fold, classes: list[str]) 
     est = req.estimator()
     history = est.fit(data.subset(fit), data.subset(val), classes)
     test_data = data.subset(test)
-    y_pred = est.predict_proba(each_file_alone(test_data)).argmax(axis=1)
+    proba = est.predict_proba(each_file_alone(test_data))
     y_speaker = est.predict_proba(test_data).argmax(axis=1) if req.speaker_norm else None
-    result = FoldResult(fold.name, fold.test_speakers, est.labels(test_data), y_pred, time.perf_counter() - start,
-                        history, y_speaker)
+    result = FoldResult(fold.name, fold.test_speakers, est.labels(test_data), proba.argmax(axis=1),
+                        time.perf_counter() - start, history, y_speaker, proba)
     m = metrics(result.y_true, result.y_pred, classes)
     get_run_logger().info("fold %s: UA %.3f WA %.3f F1 %.3f (n=%d, %.0f s)", fold.name, m["ua"], m["wa"],
                           m["macro_f1"], m["n"], result.seconds)
@@ -197,7 +207,8 @@ def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[Fold
         "classes": classes, "label_map": req.label_map, "corpora": list(req.corpora),
         "speakers": sorted(data.rows["speaker_id"].unique()), "augment": list(req.augment),
         "speaker_norm": req.speaker_norm, "cv": req.cv, "cv_label": plan.label, "speaker_independent": plan.speaker_independent,
-        "metrics": detail, "domain_guard": guard.describe(), "hyperparameters": est.hyperparameters(),
+        "metrics": detail, "domain_guard": guard.describe(),
+        "calibration": cross_fitted_calibration([(r.y_proba, r.y_true) for r in results]), "hyperparameters": est.hyperparameters(),
         "final_training": history,
         "train_seconds": {"folds": sum(r.seconds for r in results), "final": time.perf_counter() - start},
     }

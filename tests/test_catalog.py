@@ -94,3 +94,47 @@ def test_call_trained_model_does_not_collapse_on_shifted_unseen_speaker(model, d
                                                                         est.feature_sets)).argmax(1)]
         top, share = dominant_share(labels)
         assert share <= 0.5 and len(set(labels)) >= 4, f"{model} on {name}: {share:.0%} {top!r}"
+
+
+def plant_exec(path, code: str) -> None:
+    """Rewrite a saved pipeline so loading it would call builtins.exec(code), as an attacker's file would."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    schema = json.loads(files["schema.json"])
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "payload":
+                    node[key] = {"__class__": "exec", "__module__": "builtins",
+                                 "__loader__": "ConstructorFromReduceNode", "content": value}
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    files["schema.json"] = json.dumps(schema).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+
+
+def test_planted_skops_payload_is_refused_and_never_runs(data, tmp_path):
+    import skops.io as sio
+
+    train, _ = split(data)
+    est = build_estimator("logreg")
+    est.fit(train, None, class_list(data.rows["emotion"]))
+    marker = tmp_path / "pwned"
+    est.pipeline.steps[0][1].payload = (f"open({str(marker)!r}, 'w').write('x')",)
+    sio.dump(est.pipeline, tmp_path / "model.skops")
+    plant_exec(tmp_path / "model.skops", est.pipeline.steps[0][1].payload[0])
+    assert "builtins.exec" in sio.get_untrusted_types(file=tmp_path / "model.skops")
+    with pytest.raises(ValueError, match=r"refused unloaded: \["):
+        load_estimator(tmp_path, "logreg", ["functionals"], est.classes, est.hyperparameters())
+    assert not marker.exists()
