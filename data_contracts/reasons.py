@@ -6,6 +6,7 @@ from enum import StrEnum
 
 class Reason(StrEnum):
     UNDECODABLE = "undecodable"
+    NON_FINITE_SAMPLES = "non_finite_samples"  # NaN, inf, or magnitudes no audio has
     EMPTY_OR_SILENT = "empty_or_silent"
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"

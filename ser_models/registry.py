@@ -17,7 +17,7 @@ import pandas as pd
 from ser_models.catalog import load_estimator
 from ser_models.domain import DomainGuard
 from ser_models.estimator import Estimator
-from tasks.lib.store import Store
+from tasks.lib.store import Store, checked_name
 
 VERSION = re.compile(r"^v(\d{4})$")
 
@@ -55,15 +55,20 @@ def _root(store: Store) -> Path:
     return Path(store.root) / "models"
 
 
+def _folder(store: Store, name: str) -> Path:
+    """The model's folder; a name that would leave the registry is refused."""
+    return _root(store) / checked_name(name, "model")
+
+
 def versions(store: Store, name: str) -> list[str]:
-    folder = _root(store) / name
+    folder = _folder(store, name)
     return sorted(p.name for p in folder.iterdir() if VERSION.match(p.name)) if folder.is_dir() else []
 
 
 def register(store: Store, name: str, estimator: Estimator, card: dict[str, Any],
              metrics: pd.DataFrame, confusion_png: Path | None, guard: DomainGuard | None = None) -> ModelRef:
     """Write weights, guard, card, metrics and plot to a temporary folder, then rename it to the next version."""
-    base = _root(store) / name
+    base = _folder(store, name)
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{uuid.uuid4().hex[:8]}-", dir=base))
     try:
@@ -90,14 +95,14 @@ def register(store: Store, name: str, estimator: Estimator, card: dict[str, Any]
 
 
 def champion(store: Store, name: str) -> str | None:
-    path = _root(store) / name / "champion.json"
+    path = _folder(store, name) / "champion.json"
     return json.loads(path.read_text())["version"] if path.exists() else None
 
 
 def promote(store: Store, name: str, version: str) -> ModelRef:
     """Make VERSION the champion that `predict` and `score-calls` use by default."""
     ref = resolve(store, f"{name}:{version}")
-    path = _root(store) / name / "champion.json"
+    path = _folder(store, name) / "champion.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"version": ref.version, "promoted_at": datetime.now(UTC).isoformat()}))
     tmp.replace(path)
@@ -114,7 +119,7 @@ def resolve(store: Store, spec: str) -> ModelRef:
     version = version or champion(store, name) or available[-1]
     if version not in available:
         raise RegistryError(f"model {name!r} has no version {version!r}; versions: {available}")
-    return ModelRef(name, version, _root(store) / name / version)
+    return ModelRef(name, version, _folder(store, name) / version)
 
 
 def load(ref: ModelRef) -> Estimator:

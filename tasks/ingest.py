@@ -21,7 +21,7 @@ from data_contracts.suites import validate_utterances
 from tasks.lib.audio import AudioDecodeError, read_native
 from tasks.lib.audio_cache import AudioCache, cache_key
 from tasks.lib.corpora import RECIPES, Record, Rejected, Utterance
-from tasks.lib.store import Store
+from tasks.lib.store import InvalidName, Store, checked_name
 from tasks.lib.tables import read_manifest
 
 BATCH_SIZE = 64  # files per inspect task: enough work to amortise a task's start, many tasks per corpus
@@ -42,6 +42,7 @@ class Inspection:
     peak: float = 0.0
     audio_sha256: str | None = None
     error: str | None = None
+    error_reason: str = Reason.UNDECODABLE
 
 
 @dataclass
@@ -66,6 +67,10 @@ class IngestSummary:
 @task(name="discover-corpus")
 def discover(kind: str, root: str, corpus: str, options: dict[str, str] | None = None) -> list[Record]:
     """Run the named recipe, turning user mistakes into IngestError with a clear message."""
+    try:
+        checked_name(corpus, "corpus")
+    except InvalidName as exc:
+        raise IngestError(str(exc)) from exc
     if kind not in RECIPES:
         raise IngestError(f"unknown corpus kind {kind!r}; choose one of {sorted(RECIPES)}")
     path = Path(root).expanduser().resolve()
@@ -95,7 +100,7 @@ def inspect_file(path: str, cache: AudioCache | None = None) -> Inspection:
     try:
         audio = read_native(path)
     except AudioDecodeError as exc:
-        return Inspection(path=path, error=str(exc))
+        return Inspection(path=path, error=str(exc), error_reason=exc.reason)
     sha = audio.pcm_sha256() if audio.samples.size else None
     if cache is not None and sha is not None:
         cache.add(audio, cache_key(sha, audio.sample_rate, audio.channels))
@@ -139,7 +144,7 @@ def screen(records: list[Record], inspections: dict[str, Inspection], kind: str,
         if emotion is None:
             quarantined.append(_quarantine_row(rec, Reason.UNKNOWN_LABEL, f"{kind} label {rec.emotion_raw!r}"))
         elif info.error is not None:
-            quarantined.append(_quarantine_row(rec, Reason.UNDECODABLE, info.error))
+            quarantined.append(_quarantine_row(rec, Reason(info.error_reason), info.error))
         elif failure := check_audio(info.sample_rate, info.duration_s, info.peak, limits):
             quarantined.append(_quarantine_row(rec, *failure))
         else:

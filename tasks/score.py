@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
+import fsspec
 import numpy as np
 import pandas as pd
 from prefect import task
@@ -33,6 +34,8 @@ BLOCK_S = 600.0  # audio held in memory per channel at a time
 SILENCE_PEAK = 1e-4
 UNSUPPORTED = "unsupported_format"
 NO_SPEECH = "no_speech"
+NOT_A_FILE = "not_a_file"  # e.g. a folder symlinked into the inbox
+SCORING_FAILED = "scoring_failed"  # the call broke the scoring code: rejected with the error, the batch goes on
 
 
 @dataclass
@@ -144,6 +147,10 @@ def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig) -> CallOut
     if PurePosixPath(call.path).suffix.lower() not in AUDIO_EXTENSIONS:
         out.reject = (UNSUPPORTED, f"extension {PurePosixPath(call.path).suffix or '(none)'} is not audio")
         return out
+    fs, fs_path = fsspec.core.url_to_fs(call.path)
+    if not fs.isfile(fs_path):
+        out.reject = (NOT_A_FILE, "not a regular file (a folder or a broken link)")
+        return out
     if call.size_bytes == 0:
         out.reject = (str(Reason.EMPTY_OR_SILENT), "zero-byte file")
         return out
@@ -160,7 +167,7 @@ def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig) -> CallOut
                 _score_block(y, start_s, scores, model, cfg, out.seconds)
             tick = time.perf_counter()
     except AudioDecodeError as exc:
-        out.reject = (str(Reason.UNDECODABLE), str(exc))
+        out.reject = (str(exc.reason), str(exc))
         return out
     out.audio_s = duration
     if duration == 0 or peak <= SILENCE_PEAK:
@@ -173,6 +180,22 @@ def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig) -> CallOut
             out.segments += segment_rows(call.call_id, scores, model.classes)
             out.summaries.append(summarize(call.call_id, call.path, duration, n_channels, scores, model.classes))
     return out
+
+
+def guarded_score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig) -> CallOutcome:
+    """score_call, with an unexpected failure on this call's audio turned into its reject row: one poison-pill
+    call must not fail the batch on every run (its error text goes into `detail` for whoever fixes the code)."""
+    try:
+        return score_call(call, model, cfg)
+    except Exception as exc:  # noqa: BLE001 - any error from one call's audio, recorded, never silent
+        get_run_logger().warning("call %s rejected: %s: %s", call.call_id, type(exc).__name__, exc)
+        outcome = CallOutcome()
+        outcome.reject = (SCORING_FAILED, f"{type(exc).__name__}: {exc}")
+        return outcome
+
+
+def _sha_if_file(call: CallFile, outcome: CallOutcome) -> str | None:
+    return None if outcome.reject and outcome.reject[0] == NOT_A_FILE else file_sha256(call.path)
 
 
 def _score_block(y: np.ndarray, offset_s: float, scores: ChannelScores, model: LoadedModel, cfg: WindowConfig,
@@ -222,14 +245,15 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
     seconds: dict[str, float] = defaultdict(float)
     ledger_rows, scored, rejected, segments, audio_s, emotions = [], 0, 0, 0, 0.0, []
     for call in calls:
-        outcome = score_call(call, model, cfg)
+        outcome = guarded_score_call(call, model, cfg)
         tick = time.perf_counter()
         files = write_call(store, call, outcome, model)
         outcome.seconds["write"] += time.perf_counter() - tick
         for stage, s in outcome.seconds.items():
             seconds[stage] += s
         ledger_rows.append({"call_id": call.call_id, "path": call.path, "size_bytes": call.size_bytes,
-                            "mtime": call.mtime, "file_sha256": call.file_sha256 or file_sha256(call.path), "model": model.ref.name,
+                            "mtime": call.mtime, "file_sha256": call.file_sha256 or _sha_if_file(call, outcome),
+                            "model": model.ref.name,
                             "model_version": model.ref.version, "status": "rejected" if outcome.reject else "scored",
                             "result_files": files, "scored_at": pd.Timestamp(datetime.now(UTC))})
         scored += outcome.reject is None

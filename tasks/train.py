@@ -31,7 +31,7 @@ from ser_models.evaluation import (
 from ser_models.speaker_norm import each_file_alone
 from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest
 from tasks.lib.feature_sets import get_feature_set
-from tasks.lib.store import Store
+from tasks.lib.store import InvalidName, Store, checked_name
 
 SERVED_PER_FILE = "per-file"  # each test file alone, as `serflow predict` and one call segment see it
 SERVED_IN_CONTEXT = "per-speaker context"  # normalised with the test speaker's own unlabelled audio
@@ -133,6 +133,10 @@ def load_data(req: TrainRequest) -> FeatureData:
 @task(name="plan-cv", cache_policy=NO_CACHE)
 def plan_cv(req: TrainRequest) -> tuple[CVPlan, list[str]]:
     """Folds from speaker groups; every fold passes the leak contract before any training starts."""
+    try:
+        checked_name(req.registry_name, "model")
+    except InvalidName as exc:
+        raise TrainError(str(exc)) from exc
     data = load_data(req)
     classes = class_list(data.rows["emotion"])
     if len(classes) < 2:

@@ -134,3 +134,15 @@ def test_emodb_is_clean(tmp_path):
     root = requires_shared("emodb")
     summary = ingest_corpus(kind="emodb", path=str(root), store=str(tmp_path))
     assert (summary.accepted, len(summary.emotions), summary.speakers) == (535, 7, 10)
+
+
+def test_non_finite_samples_get_the_same_reason_as_in_scoring(tmp_path):
+    import soundfile as sf
+
+    from tasks.ingest import inspect_file
+
+    y = np.zeros(16_000, np.float32)
+    y[100] = np.nan
+    sf.write(tmp_path / "nan.wav", y, 16_000, subtype="FLOAT")
+    info = inspect_file(str(tmp_path / "nan.wav"))
+    assert info.error_reason == "non_finite_samples" and "NaN" in info.error

@@ -178,3 +178,24 @@ def test_served_deployment_end_to_end(store, inbox, tmp_path):
     calls = results(str(e2e_store), "calls")
     assert sorted(calls["call_id"].unique()) == ["call000.wav", "call001.wav"] and not calls.duplicated(["call_id", "channel"]).any()
     assert len(results(str(e2e_store), "rejects")) == 4
+
+
+def test_poison_pill_calls_become_rejects_and_the_batch_goes_on(store, inbox, tmp_path, dask_address):
+    """inf, NaN and 1e30 samples and a folder symlink sit in one batch with a good call; only they are rejected."""
+    root, _ = inbox
+    calls = tmp_path / "poison"
+    calls.mkdir()
+    shutil.copy(root / "call001.wav", calls / "good.wav")
+    for name, value in (("inf.wav", np.inf), ("nan.wav", np.nan), ("huge.wav", 1e30)):
+        y = tone(3.0, 16000)
+        y[8000:8010] = value
+        sf.write(calls / name, y, 16000, subtype="FLOAT")
+    (tmp_path / "a-folder").mkdir()
+    (calls / "linked.wav").symlink_to(tmp_path / "a-folder")
+    summary = score_calls(inbox=str(calls), model="ser", store=store, dask_address=dask_address, batch_size=10)
+    assert (summary.scored, summary.rejected) == (1, 4)
+    rejects = results(store, "rejects").set_index("call_id")["reason"].to_dict()
+    assert {k: rejects[k] for k in ("inf.wav", "nan.wav", "huge.wav", "linked.wav")} == {
+        "inf.wav": "non_finite_samples", "nan.wav": "non_finite_samples", "huge.wav": "non_finite_samples",
+        "linked.wav": "not_a_file"}
+    assert "good.wav" in set(results(store, "calls")["call_id"])

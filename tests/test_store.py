@@ -47,3 +47,24 @@ def test_contract_cast_rejects_missing_columns(tmp_path):
 
 def test_empty_table_reads_with_columns(tmp_path):
     assert list(Store(str(tmp_path)).read(QUARANTINE_TABLE).columns) == QUARANTINE_TABLE.schema.names
+
+
+@pytest.mark.parametrize("name", ["x/../../../../escaped", "../m", "..", "a/b", "", ".hidden", "a b"])
+def test_names_that_would_leave_the_store_are_refused(name):
+    from tasks.lib.store import InvalidName, checked_name
+
+    with pytest.raises(InvalidName, match="is not allowed"):
+        checked_name(name, "corpus")
+    assert checked_name("emodb_v2.1-test", "corpus") == "emodb_v2.1-test"
+
+
+def test_ingest_and_registry_refuse_escaping_names(tmp_path, small_corpus):
+    from flows.cli import main
+    from ser_models import registry
+    from tasks.lib.store import InvalidName, Store
+
+    store = tmp_path / "store"
+    assert main(["ingest", "ravdess", str(small_corpus), "--name", "x/../../../../escaped", "--store", str(store)]) == 2
+    assert not any(tmp_path.rglob("*.parquet"))
+    with pytest.raises(InvalidName):
+        registry.versions(Store(str(store)), "../../m")

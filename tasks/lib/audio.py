@@ -13,12 +13,35 @@ import librosa
 import numpy as np
 import soundfile as sf
 
+from data_contracts.reasons import Reason
+
 TARGET_SR = 16_000
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3", ".aif", ".aiff"})
 
 
 class AudioDecodeError(Exception):
-    """The file could not be decoded as audio; the message says why."""
+    """The file could not be decoded as audio; the message says why, `reason` is its quarantine/reject code."""
+
+    reason = Reason.UNDECODABLE
+
+
+class NonFiniteAudio(AudioDecodeError):
+    """The file decoded, but to NaN, inf or values no recording holds (a float file can store anything)."""
+
+    reason = Reason.NON_FINITE_SAMPLES
+
+
+MAX_ABS_SAMPLE = 1e3  # float audio is nominally within [-1, 1]; far beyond it the numbers are not sound
+
+
+def check_samples(samples: np.ndarray) -> np.ndarray:
+    """`samples` unchanged, or NonFiniteAudio; the one check both ingestion and scoring rely on."""
+    if not np.isfinite(samples).all():
+        raise NonFiniteAudio("decoded samples contain NaN or inf")
+    peak = float(np.abs(samples).max()) if samples.size else 0.0
+    if peak > MAX_ABS_SAMPLE:
+        raise NonFiniteAudio(f"decoded samples reach {peak:.1e}, far outside [-1, 1]")
+    return samples
 
 
 @dataclass(frozen=True)
@@ -88,9 +111,7 @@ def read_native(path: str) -> DecodedAudio:
         except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
             raise AudioDecodeError(f"{type(exc).__name__}: {exc}") from exc
         rate = snd.samplerate
-    if not np.isfinite(samples).all():
-        raise AudioDecodeError("decoded samples contain NaN or inf")
-    return DecodedAudio(samples=samples, sample_rate=rate)
+    return DecodedAudio(samples=check_samples(samples), sample_rate=rate)
 
 
 def resample(x: np.ndarray, orig_sr: int, target_sr: int = TARGET_SR) -> np.ndarray:
@@ -113,7 +134,7 @@ def iter_blocks(path: str, block_s: float = 600.0, sr: int = TARGET_SR) -> Itera
         start = 0
         try:
             for block in snd.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
-                yield start / native_sr, resample(block.T, native_sr, sr)
+                yield start / native_sr, resample(check_samples(block).T, native_sr, sr)
                 start += block.shape[0]
         except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
             raise AudioDecodeError(f"{type(exc).__name__} after {start / native_sr:.1f} s: {exc}") from exc

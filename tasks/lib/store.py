@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import uuid
 from pathlib import PurePosixPath
 from typing import Any
@@ -17,6 +18,22 @@ import pyarrow.parquet as pq
 from data_contracts.schemas import TableSpec, to_table
 
 DEFAULT_STORE = "./serflow-store"
+
+
+# Corpus and model names become folder names in the store: letters, digits, '_', '.', '-', no '..'.
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+class InvalidName(ValueError):
+    """A corpus or model name that could not be a single folder inside the store."""
+
+
+def checked_name(name: str, what: str) -> str:
+    """`name` if it is a safe single folder name, else InvalidName saying what is allowed."""
+    if not isinstance(name, str) or not NAME.fullmatch(name) or ".." in name:
+        raise InvalidName(f"{what} name {name!r} is not allowed: use letters, digits, '_', '.' and '-' "
+                          "(no '/', no '..')")
+    return name
 
 
 def default_store() -> str:
