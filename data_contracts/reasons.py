@@ -15,6 +15,8 @@ class Reason(StrEnum):
     UNKNOWN_LABEL = "unknown_label"
     SPEAKER_MISMATCH = "speaker_mismatch"
     MISSING_FILE = "missing_file"
+    MISSING_FIELD = "missing_field"  # a CSV row without a path, emotion or speaker
+    OUTSIDE_CORPUS = "outside_corpus"  # a listed path or a symlink that leads outside the corpus folder
     DUPLICATE_AUDIO = "duplicate_audio"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     FEATURE_FAILED = "feature_failed"

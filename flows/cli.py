@@ -263,13 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     from ser_models.registry import RegistryError
     from tasks.features import FeatureError
     from tasks.ingest import IngestError
+    from tasks.lib.lock import StoreLocked
     from tasks.lib.store import InvalidName
     from tasks.train import TrainError
 
     try:
         with without_heartbeats():
             args.func(args)
-    except (UserError, IngestError, FeatureError, TrainError, RegistryError, ContractViolation, InvalidName) as exc:
+    except (UserError, IngestError, FeatureError, TrainError, RegistryError, ContractViolation, InvalidName,
+            StoreLocked) as exc:
         print(f"serflow: error: {exc}", file=sys.stderr)
         return 2
     return 0

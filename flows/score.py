@@ -7,6 +7,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 
 from flows.fanout import Cluster, FanOut, fan_out
+from tasks.lib.lock import store_lock
 from tasks.lib.store import Store
 from tasks.lib.vad import WindowConfig
 from tasks.score import ScoreSummary, plan_calls, reconcile_results, score_batch
@@ -21,10 +22,11 @@ def score_calls(inbox: str, model: str = "mlp", store: str | None = None, worker
     handle, cluster = Store.open(store), Cluster(workers, dask_address)
     cfg = WindowConfig(min_window_s=min_window_s, max_window_s=max_window_s, window_s=window_s, hop_s=hop_s)
     start = time.perf_counter()
-    reconcile_results(handle)
-    plan = plan_calls(inbox, handle, model, batch_size, cluster.parallelism())
-    outcomes = fan_out(FanOut(score_batch, plan.parameter_sets(handle, cfg), plan.sizes, "score-calls", "call"),
-                       cluster, show_progress)
+    with store_lock(handle, "score-calls"):  # reconciliation must never see another run's uncommitted files
+        reconcile_results(handle)
+        plan = plan_calls(inbox, handle, model, batch_size, cluster.parallelism())
+        outcomes = fan_out(FanOut(score_batch, plan.parameter_sets(handle, cfg), plan.sizes, "score-calls", "call"),
+                           cluster, show_progress)
     summary = ScoreSummary.of(plan, outcomes, time.perf_counter() - start)
     get_run_logger().info("\n".join(summary.lines()))
     return summary

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,11 +66,23 @@ def versions(store: Store, name: str) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if VERSION.match(p.name)) if folder.is_dir() else []
 
 
+STALE_STAGING_S = 6 * 3600  # far longer than any final training: such a folder's run is dead
+
+
+def remove_stale_staging(base: Path) -> list[Path]:
+    """Delete staging folders a killed `train` left behind; a live run's recent folder is kept."""
+    stale = [p for p in base.glob(".staging-*") if time.time() - p.stat().st_mtime > STALE_STAGING_S]
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
+
+
 def register(store: Store, name: str, estimator: Estimator, card: dict[str, Any],
              metrics: pd.DataFrame, confusion_png: Path | None, guard: DomainGuard | None = None) -> ModelRef:
     """Write weights, guard, card, metrics and plot to a temporary folder, then rename it to the next version."""
     base = _folder(store, name)
     base.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(base)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{uuid.uuid4().hex[:8]}-", dir=base))
     try:
         estimator.save(staging)

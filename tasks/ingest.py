@@ -21,6 +21,7 @@ from data_contracts.suites import validate_utterances
 from tasks.lib.audio import AudioDecodeError, read_native
 from tasks.lib.audio_cache import AudioCache, cache_key
 from tasks.lib.corpora import RECIPES, Record, Rejected, Utterance
+from tasks.lib.corpora.base import within_corpus
 from tasks.lib.store import InvalidName, Store, checked_name
 from tasks.lib.tables import read_manifest
 
@@ -82,7 +83,7 @@ def discover(kind: str, root: str, corpus: str, options: dict[str, str] | None =
     if unknown:
         raise IngestError(f"recipe {kind!r} takes options {sorted(accepted) or 'none'}, not {sorted(unknown)}")
     try:
-        records = recipe(path, corpus=corpus, **(options or {}))
+        records = within_corpus(recipe(path, corpus=corpus, **(options or {})), path if path.is_dir() else path.parent)
     except ValueError as exc:
         raise IngestError(str(exc)) from exc
     get_run_logger().info("%s: %d candidate files in %s", corpus, len(records), path)
@@ -90,8 +91,8 @@ def discover(kind: str, root: str, corpus: str, options: dict[str, str] | None =
 
 
 def path_batches(records: list[Record]) -> list[list[str]]:
-    """The candidates' paths in batches of BATCH_SIZE, one inspect task each."""
-    paths = [r.path for r in records]
+    """The candidates' paths in batches of BATCH_SIZE, one inspect task each; rejected records are never read."""
+    paths = [r.path for r in records if isinstance(r, Utterance)]
     return [paths[i:i + BATCH_SIZE] for i in range(0, len(paths), BATCH_SIZE)]
 
 

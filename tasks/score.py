@@ -261,6 +261,9 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
         segments += len(outcome.segments)
         emotions += [s["emotion"] for s in outcome.segments]
         audio_s += outcome.audio_s
+    missing = [f for row in ledger_rows for f in row["result_files"] if not store.fs.exists(f)]
+    if missing:  # never commit a ledger entry that points at nothing; the task's retry rewrites them
+        raise RuntimeError(f"{len(missing)} result files vanished before the ledger write, e.g. {missing[0]}")
     batch_key = hashlib.sha256("|".join(c.call_id for c in calls).encode()).hexdigest()[:16]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     store.write_partition(schemas.LEDGER_TABLE, pd.DataFrame(ledger_rows), {}, f"part-{stamp}-{batch_key}.parquet")

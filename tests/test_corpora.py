@@ -84,3 +84,38 @@ def test_csv_layout(tmp_path):
     bad.write_text("file,label\nx.wav,happy\n")
     with pytest.raises(CsvLayoutError, match="lacks required column"):
         RECIPES["csv"](bad)
+
+
+def test_csv_rows_without_required_fields_are_quarantined_not_invented(tmp_path):
+    touch(tmp_path, "clips/a.wav", "clips/b.wav", "clips/c.wav")
+    sheet = tmp_path / "labels.csv"
+    sheet.write_bytes("\ufeffpath,emotion,speaker\nclips/a.wav,happy,s1\nclips/b.wav,sad\nclips/c.wav,sad,\n".encode())
+    records = RECIPES["csv"](sheet)
+    assert [u.speaker for u in only(records, Utterance)] == ["s1"]  # the BOM did not hide the `path` column
+    rejected = only(records, Rejected)
+    assert [(r.reason, r.detail) for r in rejected] == [(Reason.MISSING_FIELD, "line 3 has no speaker"),
+                                                        (Reason.MISSING_FIELD, "line 4 has no speaker")]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("path,emotion,speaker\nclips/a.wav,gl\xfccklich,s1\n".encode("latin-1"))
+    with pytest.raises(CsvLayoutError, match="not UTF-8"):
+        RECIPES["csv"](latin)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(CsvLayoutError, match="no header"):
+        RECIPES["csv"](empty)
+
+
+def test_paths_leading_outside_the_corpus_are_quarantined(tmp_path):
+    from tasks.lib.corpora.base import within_corpus
+
+    corpus, outside = tmp_path / "corpus", tmp_path / "outside"
+    touch(corpus, "clips/a.wav")
+    touch(outside, "secret.wav")
+    (corpus / "clips" / "link.wav").symlink_to(outside / "secret.wav")
+    sheet = corpus / "labels.csv"
+    sheet.write_text("path,emotion,speaker\nclips/a.wav,happy,s1\n../outside/secret.wav,sad,s2\nclips/link.wav,sad,s3\n")
+    records = within_corpus(RECIPES["csv"](sheet), corpus)
+    assert [u.speaker for u in only(records, Utterance)] == ["s1"]
+    assert [r.reason for r in only(records, Rejected)] == [Reason.OUTSIDE_CORPUS] * 2
+    folders = within_corpus(RECIPES["folders"](corpus), corpus)
+    assert [r.reason for r in only(folders, Rejected)] == [Reason.OUTSIDE_CORPUS]

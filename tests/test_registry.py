@@ -61,3 +61,16 @@ def test_unknown_names_and_versions_say_what_exists(trained, tmp_path):
 def test_registry_refuses_a_remote_store():
     with pytest.raises(RegistryError, match="local store"):
         registry.versions(Store("memory://bucket/store"), "ser")
+
+
+def test_staging_left_by_a_killed_run_is_removed_at_the_next_register(trained, tmp_path):
+    import os
+
+    store, (est, _) = Store(str(tmp_path)), trained
+    base = tmp_path / "models" / "ser"
+    old, recent = base / ".staging-dead1234-x", base / ".staging-live5678-y"
+    for folder in (old, recent):
+        folder.mkdir(parents=True)
+    os.utime(old, (1, 1))
+    register(store, est)
+    assert not old.exists() and recent.exists()

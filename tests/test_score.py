@@ -199,3 +199,34 @@ def test_poison_pill_calls_become_rejects_and_the_batch_goes_on(store, inbox, tm
         "inf.wav": "non_finite_samples", "nan.wav": "non_finite_samples", "huge.wav": "non_finite_samples",
         "linked.wav": "not_a_file"}
     assert "good.wav" in set(results(store, "calls")["call_id"])
+
+
+def test_a_second_run_on_a_busy_store_stops_and_deletes_nothing(store, inbox, dask_address):
+    """While one run holds the store, another stops with a clear error; afterwards both versions score once."""
+    import json
+    import socket
+
+    from tasks.lib.lock import StoreLocked, store_lock
+
+    root, _ = inbox
+    models = Path(store) / "models" / "ser"
+    if not (models / "v0002").exists():
+        shutil.copytree(models / "v0001", models / "v0002")  # a second version with the same weights
+    uncommitted = Path(store) / "results" / "segments" / "scored_date=2026-01-01" / "run-a-in-flight.parquet"
+    uncommitted.parent.mkdir(parents=True, exist_ok=True)
+    uncommitted.write_bytes(b"written by the other run, not yet in the ledger")
+    with store_lock(Store(store), "score-calls"):
+        with pytest.raises(StoreLocked, match="another score-calls run holds"):
+            score_calls(inbox=str(root), model="ser:v0002", store=store, dask_address=dask_address)
+        assert uncommitted.exists()
+    uncommitted.unlink()
+    lock = Path(store) / "locks" / "score-calls.json"  # a run killed with -9 on this host leaves its lock behind
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": 2 ** 22 + 12345, "since": "then"}))
+    for version in ("v0001", "v0002"):
+        score_calls(inbox=str(root), model=f"ser:{version}", store=store, dask_address=dask_address)
+    calls = results(store, "calls")
+    scored = {c.call_id for c in list_inbox(str(root))} - set(results(store, "rejects")["call_id"])
+    for version in ("v0001", "v0002"):
+        rows = calls[calls.model_version == version].groupby("call_id")["channel"].apply(list)
+        assert set(rows.index) == scored and all(len(ch) == len(set(ch)) for ch in rows)
+    assert not lock.exists()

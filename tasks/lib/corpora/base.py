@@ -54,6 +54,20 @@ def audio_files(root: Path) -> list[Path]:
     )
 
 
+def within_corpus(records: list[Record], root: Path) -> list[Record]:
+    """Records whose file really lies under root; the others (`../x.wav` rows, symlinks out) are quarantined,
+    so a corpus can never make serflow read files its owner did not put in it."""
+    top = root.resolve()
+    out: list[Record] = []
+    for r in records:
+        if isinstance(r, Utterance) and not Path(r.path).resolve().is_relative_to(top):
+            out.append(Rejected(r.corpus, r.path, r.rel_path, Reason.OUTSIDE_CORPUS,
+                                f"resolves to {Path(r.path).resolve()}, outside {top}"))
+        else:
+            out.append(r)
+    return out
+
+
 def rel(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 

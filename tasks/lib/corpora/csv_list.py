@@ -20,14 +20,22 @@ def prepare_csv(root: Path, corpus: str = "csv") -> list[Record]:
     if not root.is_file():
         raise CsvLayoutError(f"{root} is not a CSV file")
     base = root.parent
-    with root.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise CsvLayoutError(f"{root} lacks required column(s) {missing}; has {reader.fieldnames}")
-        rows = list(reader)
+    try:
+        with root.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a spreadsheet's BOM is not a column name
+            reader = csv.DictReader(fh)
+            missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+            if missing:
+                raise CsvLayoutError(f"{root} lacks required column(s) {missing}; has {reader.fieldnames or 'no header'}")
+            rows = list(reader)
+    except UnicodeDecodeError as exc:
+        raise CsvLayoutError(f"{root} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from exc
     records: list[Record] = []
-    for row in rows:
+    for line, row in enumerate(rows, start=2):
+        empty = [c for c in REQUIRED if not (row.get(c) or "").strip()]
+        if empty:
+            records.append(Rejected(corpus, str(root), f"{root.name}:{line}", Reason.MISSING_FIELD,
+                                    f"line {line} has no {', '.join(empty)}"))
+            continue
         path = Path(row["path"])
         path = path if path.is_absolute() else base / path
         rel_path = row["path"]
