@@ -41,6 +41,16 @@ def test_blocks_cover_the_file(tmp_path):
     assert sum(b.shape[1] for _, b in blocks) == 5 * 16_000
 
 
+def test_blocks_are_sized_by_bytes_for_many_channels_at_high_rates(tmp_path, monkeypatch):
+    import tasks.lib.audio as audio
+
+    monkeypatch.setattr(audio, "MAX_BLOCK_BYTES", 96_000 * 6 * 4)  # one second of 96 kHz 6-channel float32
+    sf.write(tmp_path / "wide.wav", np.tile(tone(3.0, 96_000)[:, None], (1, 6)), 96_000)
+    blocks = list(iter_blocks(str(tmp_path / "wide.wav"), block_s=600.0))
+    assert [start for start, _ in blocks] == [0.0, 1.0, 2.0]
+    assert all(b.shape == (6, 16_000) for _, b in blocks)
+
+
 def test_truncated_wav_is_an_error(tmp_path):
     sf.write(tmp_path / "full.wav", tone(2.0), 16_000, subtype="PCM_16")
     data = (tmp_path / "full.wav").read_bytes()

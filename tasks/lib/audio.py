@@ -126,11 +126,16 @@ def load(path: str, sr: int = TARGET_SR, mono: bool = True) -> np.ndarray:
     return read_native(path).resampled(sr, mono)
 
 
+MAX_BLOCK_BYTES = 64 * 2 ** 20  # decoded float32 samples held at the native rate, whatever the rate and channels
+
+
 def iter_blocks(path: str, block_s: float = 600.0, sr: int = TARGET_SR) -> Iterator[tuple[float, np.ndarray]]:
-    """(start_s, (channels, n) block at sr) over a long file, holding one block in memory."""
+    """(start_s, (channels, n) block at sr) over a long file, holding one block in memory: at most block_s
+    seconds and at most MAX_BLOCK_BYTES of native-rate samples, so 96 kHz 6-channel files stay bounded too."""
     with _open(path) as snd:
         native_sr = snd.samplerate
-        block_frames = max(1, int(block_s * native_sr))
+        by_bytes = MAX_BLOCK_BYTES // (4 * snd.channels)
+        block_frames = max(1, min(int(block_s * native_sr), by_bytes))
         start = 0
         try:
             for block in snd.blocks(blocksize=block_frames, dtype="float32", always_2d=True):

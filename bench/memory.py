@@ -1,0 +1,65 @@
+"""Peak memory of scoring one awkward call: 10 minutes of 96 kHz 6-channel audio (target: <= 1.5 GB RSS).
+
+Scores the call with tasks.score.score_call in a fresh process (no Prefect, no Dask) using the demo model, and
+reports that process's peak resident set size. Needs `make demo` first (for the `demo` model).
+
+  .venv/bin/python bench/memory.py
+"""
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "memory.json"
+SCORE = """
+import resource, sys, json
+sys.path.insert(0, {root!r})
+from ser_models.inference import load_model
+from tasks.lib.inbox import list_inbox
+from tasks.lib.store import Store
+from tasks.lib.vad import WindowConfig
+from tasks.score import score_call
+call = list_inbox({inbox!r})[0]
+outcome = score_call(call, load_model(Store({store!r}), "demo"), WindowConfig())
+print(json.dumps({{"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                   "segments": len(outcome.segments), "reject": outcome.reject}}))
+"""
+
+
+def write_call(path: Path, minutes: float = 10.0, sr: int = 96_000, channels: int = 6) -> None:
+    """Tones and noise bursts, written a minute at a time so the bench itself stays small."""
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(path, "w", sr, channels, subtype="PCM_16") as out:
+        for _ in range(int(minutes)):
+            t = np.arange(60 * sr) / sr
+            minute = 0.1 * np.sin(2 * np.pi * 180 * t)[:, None] * (np.sin(2 * np.pi * 0.3 * t)[:, None] > 0)
+            out.write((minute + rng.normal(0, 0.01, (len(t), channels))).astype(np.float32))
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        inbox = Path(tmp) / "inbox"
+        inbox.mkdir()
+        write_call(inbox / "call-96k-6ch.wav")
+        start = time.perf_counter()
+        code = SCORE.format(root=str(ROOT), inbox=str(inbox), store=str(ROOT / "serflow-store"))
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        report = json.loads(out.stdout.strip().splitlines()[-1])
+    report.update({"call": "10 min, 96 kHz, 6 channels, PCM_16", "seconds": round(time.perf_counter() - start, 1),
+                   "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                   "bench_process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
