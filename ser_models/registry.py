@@ -136,8 +136,12 @@ def resolve(store: Store, spec: str) -> ModelRef:
 
 
 def load(ref: ModelRef) -> Estimator:
+    """The trained estimator; a weights file refused as unsafe becomes a RegistryError (one line in the CLI)."""
     card = ref.card
-    return load_estimator(ref.folder, card["model"], card["feature_sets"], card["classes"], card["hyperparameters"])
+    try:
+        return load_estimator(ref.folder, card["model"], card["feature_sets"], card["classes"], card["hyperparameters"])
+    except ValueError as exc:
+        raise RegistryError(f"{ref.name}:{ref.version}: {exc}") from exc
 
 
 def list_models(store: Store) -> pd.DataFrame:

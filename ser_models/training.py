@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import pickle
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -161,6 +162,11 @@ class TorchEstimator(Estimator):
         """Rebuild the net from the card's config and load weights with weights_only=True (no pickle)."""
         self.config, self.classes = config_from_card(self.config_cls, hyper["config"]), classes
         self.net = self.net_cls(self.config)
-        self.net.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+        try:
+            state = torch.load(folder / "model.pt", weights_only=True)
+        except pickle.UnpicklingError as exc:  # torch's own message advises weights_only=False: never do that here
+            raise ValueError(f"{folder / 'model.pt'} holds objects other than tensors and was refused "
+                             "unloaded; retrain the model rather than trusting this file") from exc
+        self.net.load_state_dict(state)
         self.net.eval()
         return self

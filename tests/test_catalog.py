@@ -138,3 +138,18 @@ def test_planted_skops_payload_is_refused_and_never_runs(data, tmp_path):
     with pytest.raises(ValueError, match=r"refused unloaded: \["):
         load_estimator(tmp_path, "logreg", ["functionals"], est.classes, est.hyperparameters())
     assert not marker.exists()
+
+
+def test_torch_weights_with_pickled_objects_are_refused_with_serflow_advice(tmp_path):
+    import torch
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("payload ran",))
+
+    est = build_estimator("mlp")
+    torch.save({"weights": Payload()}, tmp_path / "model.pt")
+    with pytest.raises(ValueError, match="refused unloaded; retrain") as info:
+        est.load_weights(tmp_path, ["angry", "sad"], {"config": {"feature_set": "functionals", "n_inputs": 4,
+                                                                 "n_classes": 2}})
+    assert "weights_only=False" not in str(info.value)
