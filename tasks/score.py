@@ -113,7 +113,10 @@ def plan_calls(inbox: str, store: Store, model: str, batch_size: int, workers: i
     loaded = load_model(store, model)
     spec = f"{loaded.ref.name}:{loaded.ref.version}"
     calls = list_inbox(inbox)
-    todo = pending_calls(calls, read_ledger(store), loaded.ref.name, loaded.ref.version)
+    todo, touched = pending_calls(calls, read_ledger(store), loaded.ref.name, loaded.ref.version)
+    if touched:  # same bytes, new mtime: remember it, or every later run hashes these files again
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        store.write_partition(schemas.LEDGER_TABLE, pd.DataFrame(touched), {}, f"part-{stamp}-touched.parquet")
     todo.sort(key=lambda c: -c.size_bytes)  # long calls first keeps workers busy to the end
     size = max(1, min(batch_size, -(-len(todo) // max(1, workers))))
     batches = [todo[i:i + size] for i in range(0, len(todo), size)]

@@ -35,13 +35,27 @@ def test_missing_inbox_is_a_clear_error(tmp_path):
 def test_only_new_or_really_changed_calls_are_pending(inbox):
     calls = list_inbox(str(inbox))
     ledger = ledger_of(calls)
-    assert pending_calls(calls, pd.DataFrame(), "ser", "v0001") == calls
-    assert pending_calls(calls, ledger, "ser", "v0001") == []
-    assert pending_calls(calls, ledger, "ser", "v0002") == calls  # a new version rescores everything
+    assert pending_calls(calls, pd.DataFrame(), "ser", "v0001") == (calls, [])
+    assert pending_calls(calls, ledger, "ser", "v0001") == ([], [])
+    assert pending_calls(calls, ledger, "ser", "v0002") == (calls, [])  # a new version rescores everything
     os.utime(inbox / "b.wav", (1, 1))  # touched, same bytes: not rescored
     (inbox / "day1" / "a.wav").write_bytes(b"A" * 10)  # same size, new bytes
     os.utime(inbox / "day1" / "a.wav", (2, 2))
-    pending = pending_calls(list_inbox(str(inbox)), ledger, "ser", "v0001")
+    pending, touched = pending_calls(list_inbox(str(inbox)), ledger, "ser", "v0001")
     assert [c.call_id for c in pending] == ["day1/a.wav"]
     assert pending[0].previous_files == ("results/day1/a.wav.parquet",)
     assert pending[0].file_sha256 == file_sha256(str(inbox / "day1" / "a.wav"))
+    assert [(t["call_id"], t["mtime"], t["result_files"]) for t in touched] == [("b.wav", 1.0, ["results/b.wav.parquet"])]
+
+
+def test_a_touched_call_is_hashed_once_not_on_every_run(inbox, monkeypatch):
+    import tasks.lib.inbox as inbox_module
+
+    calls = list_inbox(str(inbox))
+    ledger = ledger_of(calls).assign(scored_at=pd.Timestamp("2026-01-01", tz="UTC"))
+    os.utime(inbox / "b.wav", (1, 1))
+    _, touched = pending_calls(list_inbox(str(inbox)), ledger, "ser", "v0001")
+    refreshed = pd.concat([ledger, pd.DataFrame(touched)]).sort_values("scored_at")
+    refreshed = refreshed.drop_duplicates(["call_id", "model", "model_version"], keep="last")  # as read_ledger does
+    monkeypatch.setattr(inbox_module, "file_sha256", lambda path: pytest.fail(f"re-hashed {path}"))
+    assert pending_calls(list_inbox(str(inbox)), refreshed, "ser", "v0001") == ([], [])

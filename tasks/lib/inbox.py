@@ -46,17 +46,22 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def pending_calls(calls: list[CallFile], ledger: pd.DataFrame, model: str, version: str) -> list[CallFile]:
-    """New calls, and calls whose size/mtime changed (and whose bytes really differ) since this version scored them."""
-    done = ({} if ledger.empty else
-            {r.call_id: r for r in ledger[(ledger["model"] == model) & (ledger["model_version"] == version)].itertuples()})
-    todo = []
+def pending_calls(calls: list[CallFile], ledger: pd.DataFrame, model: str,
+                  version: str) -> tuple[list[CallFile], list[dict]]:
+    """New calls, and calls whose size/mtime changed and whose bytes really differ since this version scored
+    them; plus ledger rows that record the new mtime of calls only touched, so later runs need not re-hash."""
+    mine = pd.DataFrame() if ledger.empty else ledger[(ledger["model"] == model) & (ledger["model_version"] == version)]
+    done = {row["call_id"]: row for row in mine.to_dict("records")}
+    todo, touched = [], []
     for call in calls:
         prev = done.get(call.call_id)
         if prev is None:
             todo.append(call)
-        elif (prev.size_bytes, prev.mtime) != (call.size_bytes, call.mtime):
+        elif (prev["size_bytes"], prev["mtime"]) != (call.size_bytes, call.mtime):
             digest = file_sha256(call.path)
-            if digest != prev.file_sha256:
-                todo.append(CallFile(call.call_id, call.path, call.size_bytes, call.mtime, tuple(prev.result_files), digest))
-    return todo
+            if digest != prev["file_sha256"]:
+                todo.append(CallFile(call.call_id, call.path, call.size_bytes, call.mtime, tuple(prev["result_files"]), digest))
+            else:
+                touched.append({**prev, "size_bytes": call.size_bytes, "mtime": call.mtime,
+                                "scored_at": pd.Timestamp.now(tz="UTC")})
+    return todo, touched
