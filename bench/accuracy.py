@@ -85,7 +85,7 @@ def held_out_metrics(store: str, spec: str, corpus: str, label_map: dict, norm: 
     from ser_models.data import load_feature_data
     from ser_models.evaluation import metrics
     from ser_models.inference import load_model
-    from ser_models.speaker_norm import each_file_alone
+    from ser_models.speaker_norm import served_predictions
     from tasks.lib.store import Store
 
     model = load_model(Store(store), spec)
@@ -93,9 +93,9 @@ def held_out_metrics(store: str, spec: str, corpus: str, label_map: dict, norm: 
     data = data.subset(data.original)
     data = data.subset(data.rows["emotion"].isin(model.classes).to_numpy().nonzero()[0])
     y_true = model.estimator.labels(data)
-    per_file = metrics(y_true, model.estimator.predict_proba(each_file_alone(data)).argmax(1), model.classes)
-    context = metrics(y_true, model.estimator.predict_proba(data).argmax(1), model.classes) if norm else None
-    return per_file, context
+    proba, y_context = served_predictions(model.estimator, data, norm)
+    per_file = metrics(y_true, proba.argmax(1), model.classes)
+    return per_file, metrics(y_true, y_context, model.classes) if norm else None
 
 
 def main() -> None:

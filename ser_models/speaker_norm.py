@@ -47,6 +47,13 @@ def each_file_alone(data: FeatureData) -> FeatureData:
     return FeatureData(rows, data.inputs)
 
 
+def served_predictions(est: Estimator, data: FeatureData, with_context: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-file probabilities (each file alone, as served) and, when asked, labels predicted with each
+    speaker's own unlabelled audio as context: the two serving modes every metric is reported in."""
+    proba = est.predict_proba(each_file_alone(data))
+    return proba, est.predict_proba(data).argmax(axis=1) if with_context else None
+
+
 class SpeakerNormalized(Estimator):
     def __init__(self, inner: Estimator, config: SpeakerNormConfig | None = None) -> None:
         self.inner, self.config = inner, config or SpeakerNormConfig()

@@ -28,7 +28,7 @@ from ser_models.evaluation import (
     plot_confusion,
     validation_split,
 )
-from ser_models.speaker_norm import each_file_alone
+from ser_models.speaker_norm import served_predictions
 from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest
 from tasks.lib.feature_sets import get_feature_set
 from tasks.lib.store import InvalidName, Store, checked_name
@@ -164,8 +164,7 @@ def train_fold(req: TrainRequest, plan: CVPlan, fold: Fold, classes: list[str]) 
     est = req.estimator()
     history = est.fit(data.subset(fit), data.subset(val), classes)
     test_data = data.subset(test)
-    proba = est.predict_proba(each_file_alone(test_data))
-    y_speaker = est.predict_proba(test_data).argmax(axis=1) if req.speaker_norm else None
+    proba, y_speaker = served_predictions(est, test_data, req.speaker_norm)
     result = FoldResult(fold.name, fold.test_speakers, est.labels(test_data), proba.argmax(axis=1),
                         time.perf_counter() - start, history, y_speaker, proba)
     m = metrics(result.y_true, result.y_pred, classes)
