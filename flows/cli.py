@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flows.settings import apply_settings, without_heartbeats
@@ -22,6 +24,19 @@ def prefect_api_description() -> str:
     if url:
         return f"Prefect API: {url}"
     return "Prefect: no PREFECT_API_URL set, so this run starts a temporary local Prefect server"
+
+
+@contextmanager
+def _flow_session(args: argparse.Namespace) -> Iterator[None]:
+    """Commands that run flows say which Prefect API they report to and run as a recorded session."""
+    if not getattr(args, "runs_flows", False):
+        yield
+        return
+    from flows.session import cli_session
+
+    print(prefect_api_description(), file=sys.stderr)
+    with cli_session():
+        yield
 
 
 def _key_values(pairs: list[str]) -> dict[str, str]:
@@ -52,7 +67,6 @@ def cmd_synth_corpus(args: argparse.Namespace) -> None:
 def cmd_ingest(args: argparse.Namespace) -> None:
     from flows.ingest import ingest_corpus
 
-    print(prefect_api_description(), file=sys.stderr)
     _print_lines(ingest_corpus(kind=args.kind, path=args.path, name=args.name, store=args.store,
                                options=_key_values(args.option), audio_cache=args.audio_cache))
 
@@ -60,7 +74,6 @@ def cmd_ingest(args: argparse.Namespace) -> None:
 def cmd_features(args: argparse.Namespace) -> None:
     from flows.features import build_features
 
-    print(prefect_api_description(), file=sys.stderr)
     for feature_set in _csv(args.feature_set):
         _print_lines(build_features(feature_set=feature_set, corpus=_csv(args.corpus), augment=args.augment,
                                     augment_speakers=_csv(args.augment_speakers), store=args.store,
@@ -71,7 +84,6 @@ def cmd_features(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from flows.train import train_model
 
-    print(prefect_api_description(), file=sys.stderr)
     _print_lines(train_model(model=args.model, corpus=_csv(args.corpus), feature_set=args.feature_set, cv=args.cv,
                              augment=args.augment, labels=args.labels, store=args.store, seed=args.seed,
                              members=_csv(args.members), name=args.name, max_epochs=args.max_epochs,
@@ -122,7 +134,6 @@ def _prediction_line(r: dict) -> str:
 def cmd_score_calls(args: argparse.Namespace) -> None:
     from flows.score import score_calls
 
-    print(prefect_api_description(), file=sys.stderr)
     _print_lines(score_calls(inbox=args.inbox, model=args.model, store=args.store, workers=args.workers,
                              dask_address=args.dask_address, batch_size=args.batch_size, show_progress=True))
 
@@ -138,7 +149,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from flows.demo import demo
     from tasks.demo import report
 
-    print(prefect_api_description(), file=sys.stderr)
     print(report(demo(data_dir=args.data, store=args.store)))
 
 
@@ -179,7 +189,7 @@ def add_ingest(sub: argparse._SubParsersAction, store: argparse.ArgumentParser) 
                    help="recipe option, e.g. speaker_regex='(?P<speaker>spk\\d+)' for 'folders'")
     p.add_argument("--no-audio-cache", dest="audio_cache", action="store_false",
                    help="do not keep decoded 16 kHz audio in the store (feature runs then decode each file)")
-    p.set_defaults(func=cmd_ingest)
+    p.set_defaults(func=cmd_ingest, runs_flows=True)
 
 
 def add_features(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -196,7 +206,7 @@ def add_features(sub: argparse._SubParsersAction, parents: list[argparse.Argumen
     p.add_argument("--corpus", help="comma list of corpora (default: all ingested)")
     p.add_argument("--batch-size", type=int, default=MAX_BATCH_FILES,
                    help="most files per Prefect task (batches are cut by audio length, 2 per worker)")
-    p.set_defaults(func=cmd_features)
+    p.set_defaults(func=cmd_features, runs_flows=True)
 
 
 def add_train(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -216,7 +226,7 @@ def add_train(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPa
     p.add_argument("--speaker-norm", action="store_true",
                    help="standardise features per speaker (better cross-validated UA; hurts calls whose "
                         "channels hold one emotion or two voices, see docs/models.md)")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, runs_flows=True)
 
 
 def add_serving(sub: argparse._SubParsersAction, store: argparse.ArgumentParser,
@@ -238,10 +248,10 @@ def add_serving(sub: argparse._SubParsersAction, store: argparse.ArgumentParser,
     p.add_argument("inbox", help="folder or fsspec URL of call recordings")
     p.add_argument("--model", default="mlp", help=MODEL_HELP)
     p.add_argument("--batch-size", type=int, default=4, help="calls per Prefect task")
-    p.set_defaults(func=cmd_score_calls)
+    p.set_defaults(func=cmd_score_calls, runs_flows=True)
     p = sub.add_parser("demo", parents=[store], help="run the whole chain on built-in synthetic data")
     p.add_argument("--data", default="demo-data", help="where the synthetic corpus and calls are written")
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, runs_flows=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     from tasks.train import TrainError
 
     try:
-        with without_heartbeats():
+        with without_heartbeats(), _flow_session(args):
             args.func(args)
     except (UserError, IngestError, FeatureError, TrainError, RegistryError, ContractViolation, InvalidName,
             StoreLocked) as exc:

@@ -17,7 +17,8 @@ def ingest_corpus(kind: str, path: str, name: str | None = None, store: str | No
     corpus, handle = name or kind, Store.open(store)
     limits = AudioLimits(min_duration_s=min_duration_s, max_duration_s=max_duration_s)
     records = discover(kind, path, corpus, options)
-    inspected = inspect_batch.map(path_batches(records), cache_store=unmapped(handle if audio_cache else None))
+    inspected = inspect_batch.map(path_batches(records), cache_store=unmapped(handle if audio_cache else None),
+                                  limits=unmapped(limits))
     utterances, quarantine = apply_contracts(records, [i for batch in inspected.result() for i in batch], kind, limits)
     summary = publish_manifest(handle, corpus, utterances, quarantine, limits)
     get_run_logger().info("\n".join(summary.lines()))

@@ -127,11 +127,12 @@ def resolve(store: Store, spec: str) -> ModelRef:
     name, _, version = spec.partition(":")
     available = versions(store, name)
     if not available:
-        names = sorted(p.name for p in _root(store).iterdir()) if _root(store).is_dir() else []
-        raise RegistryError(f"no model {name!r} in {store}; registered: {names or 'none'}")
+        names = [p.name for p in sorted(_root(store).iterdir()) if versions(store, p.name)] if _root(store).is_dir() else []
+        missing = f"no version {version!r} of model {name!r}" if version else f"no model {name!r}"
+        raise RegistryError(f"{missing} in {store}; models with versions: {names or 'none'}")
     version = version or champion(store, name) or available[-1]
     if version not in available:
-        raise RegistryError(f"model {name!r} has no version {version!r}; versions: {available}")
+        raise RegistryError(f"model {name!r} has no version {version!r}; its versions: {available}")
     return ModelRef(name, version, _folder(store, name) / version)
 
 

@@ -96,24 +96,27 @@ def path_batches(records: list[Record]) -> list[list[str]]:
     return [paths[i:i + BATCH_SIZE] for i in range(0, len(paths), BATCH_SIZE)]
 
 
-def inspect_file(path: str, cache: AudioCache | None = None) -> Inspection:
-    """Decode and hash one file, keeping its 16 kHz mono audio in the cache; never raises on bad audio."""
+def inspect_file(path: str, cache: AudioCache | None = None, limits: AudioLimits | None = None) -> Inspection:
+    """Decode and hash one file, keeping the 16 kHz mono audio of files that pass `limits` in the cache;
+    never raises on bad audio."""
     try:
         audio = read_native(path)
     except AudioDecodeError as exc:
         return Inspection(path=path, error=str(exc), error_reason=exc.reason)
     sha = audio.pcm_sha256() if audio.samples.size else None
-    if cache is not None and sha is not None:
+    passes = check_audio(audio.sample_rate, audio.duration_s, audio.peak, limits or AudioLimits()) is None
+    if cache is not None and sha is not None and passes:  # a quarantined file's audio is never read again
         cache.add(audio, cache_key(sha, audio.sample_rate, audio.channels))
     return Inspection(path=path, sample_rate=audio.sample_rate, channels=audio.channels,
                       duration_s=audio.duration_s, peak=audio.peak, audio_sha256=sha)
 
 
 @task(name="inspect-audio-batch", retries=1)
-def inspect_batch(paths: list[str], cache_store: Store | None = None) -> list[Inspection]:
+def inspect_batch(paths: list[str], cache_store: Store | None = None,
+                  limits: AudioLimits | None = None) -> list[Inspection]:
     """Decode a batch of files (one Prefect task per batch keeps orchestration cheap)."""
     cache = AudioCache(cache_store) if cache_store else None
-    results = [inspect_file(p, cache) for p in paths]
+    results = [inspect_file(p, cache, limits) for p in paths]
     get_run_logger().info("inspected %d files (%d undecodable)", len(results), sum(r.error is not None for r in results))
     return results
 

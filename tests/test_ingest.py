@@ -146,3 +146,18 @@ def test_non_finite_samples_get_the_same_reason_as_in_scoring(tmp_path):
     sf.write(tmp_path / "nan.wav", y, 16_000, subtype="FLOAT")
     info = inspect_file(str(tmp_path / "nan.wav"))
     assert info.error_reason == "non_finite_samples" and "NaN" in info.error
+
+
+def test_a_file_quarantined_as_too_long_leaves_nothing_in_the_audio_cache(tmp_path):
+    from tasks.ingest import inspect_file
+    from tasks.lib.audio_cache import AudioCache
+
+    rng = np.random.default_rng(0)
+    for name, seconds in (("long.wav", 4.0), ("ok.wav", 1.0)):
+        sf.write(tmp_path / name, (0.1 * rng.standard_normal(int(16_000 * seconds))).astype(np.float32), 16_000)
+    cache_store = Store.open(str(tmp_path / "store"))
+    limits = AudioLimits(max_duration_s=2.0)
+    long, ok = (inspect_file(str(tmp_path / n), AudioCache(cache_store), limits) for n in ("long.wav", "ok.wav"))
+    cached = {p.name for p in (tmp_path / "store").rglob("*") if p.is_file()}
+    assert len(cached) == 1 and ok.audio_sha256 in next(iter(cached))
+    assert long.audio_sha256 not in next(iter(cached))

@@ -49,13 +49,16 @@ def test_loaded_version_predicts_like_the_trained_one(trained, tmp_path):
 
 def test_unknown_names_and_versions_say_what_exists(trained, tmp_path):
     store, (est, _) = Store(str(tmp_path)), trained
-    with pytest.raises(RegistryError, match="registered: none"):
+    with pytest.raises(RegistryError, match="with versions: none"):
         registry.resolve(store, "ser")
     register(store, est)
-    with pytest.raises(RegistryError, match=r"registered: \['ser'\]"):
+    with pytest.raises(RegistryError, match=r"no model 'other' .* with versions: \['ser'\]"):
         registry.resolve(store, "other")
     with pytest.raises(RegistryError, match="versions: \\['v0001'\\]"):
         registry.promote(store, "ser", "v0009")
+    (tmp_path / "models" / "killed" / ".staging-0123abcd-x").mkdir(parents=True)  # a first train, killed
+    with pytest.raises(RegistryError, match=r"no version 'v0001' of model 'killed' .* with versions: \['ser'\]$"):
+        registry.resolve(store, "killed:v0001")
 
 
 def test_registry_refuses_a_remote_store():
