@@ -31,9 +31,8 @@ def _session_id(process: psutil.Process) -> str:
 
 
 def _alive(session_id: str) -> bool:
-    pid, _, started = session_id.partition("-")
     try:
-        return _session_id(psutil.Process(int(pid))) == session_id
+        return _session_id(psutil.Process(int(session_id.split("-")[0]))) == session_id
     except psutil.NoSuchProcess:
         return False
 
