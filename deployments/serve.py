@@ -1,6 +1,6 @@
 """Serve all serflow deployments from one long-running process (a small setup without a work pool).
 
-  .venv/bin/python deployments/serve.py --inbox ./inbox --store ./serflow-store --model mlp
+  .venv/bin/python deployments/serve.py --inbox ./inbox --store ./serflow-store --model svm
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--inbox", default=os.environ.get("SERFLOW_INBOX", "./inbox"))
     parser.add_argument("--store", default=default_store())
-    parser.add_argument("--model", default=os.environ.get("SERFLOW_MODEL", "mlp"))
+    parser.add_argument("--model", default=os.environ.get("SERFLOW_MODEL"),
+                        help="NAME[:VERSION] (default: the most recently promoted model)")
     parser.add_argument("--cron", default="*/15 * * * *", help="score-calls schedule ('' for none)")
     args = parser.parse_args()
     apply_settings()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from flows.settings import apply_settings, without_heartbeats
 
-MODEL_HELP = "NAME[:VERSION] (default version: the champion, else the newest)"
+MODEL_HELP = ("NAME[:VERSION] (default version: the champion, else the newest; default model: the most recently "
+              "promoted, else the only one registered)")
 
 
 class UserError(Exception):
@@ -71,14 +72,43 @@ def cmd_ingest(args: argparse.Namespace) -> None:
                                options=_key_values(args.option), audio_cache=args.audio_cache))
 
 
+def check_features(args: argparse.Namespace) -> None:
+    """Unknown feature sets or augmentation presets fail here, before any server starts."""
+    from tasks.lib.augment import AugmentationRequest
+    from tasks.lib.feature_sets import get_feature_set
+
+    try:
+        for name in _csv(args.feature_set) or []:
+            get_feature_set(name)
+        for text in args.augment:
+            AugmentationRequest.parse(text)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+
+
 def cmd_features(args: argparse.Namespace) -> None:
     from flows.features import build_features
 
+    batch = {"batch_size": args.batch_size} if args.batch_size else {}
     for feature_set in _csv(args.feature_set):
         _print_lines(build_features(feature_set=feature_set, corpus=_csv(args.corpus), augment=args.augment,
                                     augment_speakers=_csv(args.augment_speakers), store=args.store,
-                                    workers=args.workers, dask_address=args.dask_address,
-                                    batch_size=args.batch_size, show_progress=True))
+                                    workers=args.workers, dask_address=args.dask_address, show_progress=True,
+                                    **batch))
+
+
+def check_train(args: argparse.Namespace) -> None:
+    """The model, its feature sets, the label map and the presets are checked before any server starts."""
+    from data_contracts.labels import parse_label_map
+    from ser_models.catalog import DEFAULT_MEMBERS, build_estimator
+
+    try:
+        parse_label_map(args.labels)
+        build_estimator(args.model, args.feature_set, 0, tuple(_csv(args.members) or DEFAULT_MEMBERS))
+    except (ValueError, KeyError) as exc:
+        raise UserError(str(exc)) from exc
+    if args.augment:
+        check_features(argparse.Namespace(feature_set=None, augment=args.augment))
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -112,7 +142,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from ser_models.inference import load_model, predict_files
     from tasks.lib.store import Store
 
-    results = predict_files(load_model(Store.open(args.store), args.model), args.files, args.group_by)
+    model = load_model(Store.open(args.store), args.model)
+    print(f"model: {model.ref.name}:{model.ref.version}", file=sys.stderr)
+    results = predict_files(model, args.files, args.group_by)
     print(json.dumps(results, indent=2) if args.json else "\n".join(map(_prediction_line, results)))
     outside = [r["path"] for r in results if r.get("in_domain") is False]
     if outside:
@@ -129,6 +161,15 @@ def _prediction_line(r: dict) -> str:
     probs = "  ".join(f"{c}={p:.2f}" for c, p in sorted(r["probabilities"].items(), key=lambda kv: -kv[1]))
     domain = "" if r["in_domain"] is None else f"  domain_score={r['domain_score']:.3f}" + ("" if r["in_domain"] else " OUT OF DOMAIN")
     return f"{r['path']}: {r['emotion']} ({r['confidence']:.2f})  [{probs}]{domain}  {r['model']}"
+
+
+def check_model(args: argparse.Namespace) -> None:
+    """The model resolves (the named one, or the default) before any server starts; the flow gets NAME:VERSION."""
+    from ser_models.registry import resolve
+    from tasks.lib.store import Store
+
+    ref = resolve(Store.open(args.store), args.model)
+    args.model = f"{ref.name}:{ref.version}"
 
 
 def cmd_score_calls(args: argparse.Namespace) -> None:
@@ -193,20 +234,16 @@ def add_ingest(sub: argparse._SubParsersAction, store: argparse.ArgumentParser) 
 
 
 def add_features(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
-    from tasks.lib.augment import presets
-    from tasks.lib.feature_sets import FEATURE_SETS
-    from tasks.lib.feature_store import MAX_BATCH_FILES
-
     p = sub.add_parser("features", parents=parents,
                        help="augment and extract features into the feature store (over Dask)")
-    p.add_argument("--feature-set", default="functionals", help=f"comma list of {sorted(FEATURE_SETS)}")
+    p.add_argument("--feature-set", default="functionals", help="comma list of feature sets: functionals, logmel, mfcc_seq, mfcc40_mean (docs/models.md)")
     p.add_argument("--augment", action="append", default=[], metavar="PRESET[xN]",
-                   help=f"augmented copies, e.g. noisex2; presets: {sorted(presets())}")
+                   help="augmented copies, e.g. noisex2; presets in docs/models.md")
     p.add_argument("--augment-speakers", help="comma list of speaker_ids that may be augmented, or 'all'")
     p.add_argument("--corpus", help="comma list of corpora (default: all ingested)")
-    p.add_argument("--batch-size", type=int, default=MAX_BATCH_FILES,
-                   help="most files per Prefect task (batches are cut by audio length, 2 per worker)")
-    p.set_defaults(func=cmd_features, runs_flows=True)
+    p.add_argument("--batch-size", type=int,
+                   help="most files per Prefect task (default 1024; batches are cut by audio length, 2 per worker)")
+    p.set_defaults(func=cmd_features, check=check_features, runs_flows=True)
 
 
 def add_train(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -226,7 +263,7 @@ def add_train(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPa
     p.add_argument("--speaker-norm", action="store_true",
                    help="standardise features per speaker (better cross-validated UA; hurts calls whose "
                         "channels hold one emotion or two voices, see docs/models.md)")
-    p.set_defaults(func=cmd_train, runs_flows=True)
+    p.set_defaults(func=cmd_train, check=check_train, runs_flows=True)
 
 
 def add_serving(sub: argparse._SubParsersAction, store: argparse.ArgumentParser,
@@ -238,17 +275,17 @@ def add_serving(sub: argparse._SubParsersAction, store: argparse.ArgumentParser,
     p.set_defaults(func=cmd_models)
     p = sub.add_parser("predict", parents=[store], help="emotion probabilities for audio files")
     p.add_argument("files", nargs="+")
-    p.add_argument("--model", default="mlp", help=MODEL_HELP)
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--json", action="store_true")
     p.add_argument("--group-by", metavar="REGEX|all",
                    help="speaker normalisation context: 'all' files as one speaker, or a regex whose first group "
                         "names the speaker in each path (default: each file alone, as served)")
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(func=cmd_predict, check=check_model)
     p = sub.add_parser("score-calls", parents=[store, dask], help="score new or changed call recordings in an inbox")
     p.add_argument("inbox", help="folder or fsspec URL of call recordings")
-    p.add_argument("--model", default="mlp", help=MODEL_HELP)
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--batch-size", type=int, default=4, help="calls per Prefect task")
-    p.set_defaults(func=cmd_score_calls, runs_flows=True)
+    p.set_defaults(func=cmd_score_calls, check=check_model, runs_flows=True)
     p = sub.add_parser("demo", parents=[store], help="run the whole chain on built-in synthetic data")
     p.add_argument("--data", default="demo-data", help="where the synthetic corpus and calls are written")
     p.set_defaults(func=cmd_demo, runs_flows=True)
@@ -269,22 +306,30 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     apply_settings()
     args = build_parser().parse_args(argv)
-    from data_contracts.suites import ContractViolation
-    from ser_models.registry import RegistryError
-    from tasks.features import FeatureError
-    from tasks.ingest import IngestError
-    from tasks.lib.lock import StoreLocked
-    from tasks.lib.store import InvalidName
-    from tasks.train import TrainError
-
     try:
+        if getattr(args, "check", None):
+            args.check(args)
         with without_heartbeats(), _flow_session(args):
             args.func(args)
-    except (UserError, IngestError, FeatureError, TrainError, RegistryError, ContractViolation, InvalidName,
-            StoreLocked) as exc:
+    except Exception as exc:
+        if not _is_user_error(exc):
+            raise
         print(f"serflow: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+# Errors that are the user's to fix, by module; looked up only in modules already imported (an error can only
+# come from a module that ran), so a fast failure never pays for importing the rest of the pipeline.
+USER_ERRORS = {"data_contracts.suites": "ContractViolation", "ser_models.registry": "RegistryError",
+               "tasks.features": "FeatureError", "tasks.ingest": "IngestError", "tasks.lib.lock": "StoreLocked",
+               "tasks.lib.store": "InvalidName", "tasks.train": "TrainError"}
+
+
+def _is_user_error(exc: Exception) -> bool:
+    return isinstance(exc, UserError) or any(
+        isinstance(exc, getattr(sys.modules[module], name)) for module, name in USER_ERRORS.items()
+        if module in sys.modules)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_selection import VarianceThreshold
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
@@ -20,7 +21,8 @@ from ser_models.estimator import CLIP_SD, Estimator, config_from_card
 
 # skops already trusts scikit-learn's own estimators; these are the only other types serflow's pipelines hold.
 # Exact names, never a module prefix: "builtins." would admit builtins.exec.
-TRUSTED_TYPES = frozenset({"numpy.clip", "sklearn.tree._tree.Tree"})
+TRUSTED_TYPES = frozenset({"numpy.clip", "sklearn.tree._tree.Tree", "sklearn.calibration._CalibratedClassifier",
+                           "sklearn.calibration._SigmoidCalibration"})
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class SVMConfig:
     kernel: str = "rbf"
     C: float = 10.0
     gamma: str = "scale"
-    seed: int = 0
+    seed: int = 0  # unused since calibration replaced SVC(probability=True); kept so older model cards load
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,10 @@ def build_pipeline(config: Config, speakers: np.ndarray | None = None) -> Pipeli
     if isinstance(config, LogRegConfig):
         return make_pipeline(*scaling(), _logreg(config, speakers))
     if isinstance(config, SVMConfig):
-        return make_pipeline(*scaling(), SVC(kernel=config.kernel, C=config.C, gamma=config.gamma,
-                                             probability=True, class_weight="balanced", random_state=config.seed))
+        # The supported replacement for SVC(probability=True), deprecated in scikit-learn 1.9: Platt scaling
+        # fitted by internal 5-fold CV, then one SVC refitted on all rows (ensemble=False), as before.
+        svc = SVC(kernel=config.kernel, C=config.C, gamma=config.gamma, class_weight="balanced")
+        return make_pipeline(*scaling(), CalibratedClassifierCV(svc, ensemble=False))
     return make_pipeline(*scaling(), RandomForestClassifier(
         n_estimators=config.n_estimators, min_samples_leaf=config.min_samples_leaf,
         max_features=config.max_features, class_weight="balanced_subsample", n_jobs=-1,

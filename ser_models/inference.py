@@ -41,8 +41,8 @@ class LoadedModel:
         return scores, self.guard.in_domain(scores)
 
 
-def load_model(store: Store, spec: str) -> LoadedModel:
-    """Resolve NAME[:VERSION] and refuse a model whose feature config this code no longer computes."""
+def load_model(store: Store, spec: str | None) -> LoadedModel:
+    """Resolve NAME[:VERSION] (None: the default model) and refuse a model whose feature config this code no longer computes."""
     ref = registry.resolve(store, spec)
     card = ref.card
     for name, trained_hash in card["feature_config_hashes"].items():

@@ -11,14 +11,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ser_models.catalog import load_estimator
-from ser_models.domain import DomainGuard
-from ser_models.estimator import Estimator
 from tasks.lib.store import Store, checked_name
+
+if TYPE_CHECKING:
+    from ser_models.domain import DomainGuard
+    from ser_models.estimator import Estimator
 
 VERSION = re.compile(r"^v(\d{4})$")
 
@@ -122,14 +123,33 @@ def promote(store: Store, name: str, version: str) -> ModelRef:
     return ref
 
 
-def resolve(store: Store, spec: str) -> ModelRef:
-    """NAME[:VERSION]; without a version the champion, else the newest version."""
-    name, _, version = spec.partition(":")
+def names(store: Store) -> list[str]:
+    """Models with at least one registered version."""
+    root = _root(store)
+    return [p.name for p in sorted(root.iterdir()) if versions(store, p.name)] if root.is_dir() else []
+
+
+def default_model(store: Store) -> str:
+    """The model used when none is named: the most recently promoted, else the only one registered."""
+    promoted = sorted((json.loads(p.read_text())["promoted_at"], p.parent.name)
+                      for p in _root(store).glob("*/champion.json")) if _root(store).is_dir() else []
+    if promoted:
+        return promoted[-1][1]
+    registered = names(store)
+    if len(registered) == 1:
+        return registered[0]
+    found = f"models registered: {registered}" if registered else "no model is registered"
+    raise RegistryError(f"no model named and {found} in {store}; name one with --model NAME, "
+                        "or make one the default with `serflow models promote NAME VERSION`")
+
+
+def resolve(store: Store, spec: str | None) -> ModelRef:
+    """NAME[:VERSION]; without a version the champion, else the newest; without a spec the default model."""
+    name, _, version = (spec or default_model(store)).partition(":")
     available = versions(store, name)
     if not available:
-        names = [p.name for p in sorted(_root(store).iterdir()) if versions(store, p.name)] if _root(store).is_dir() else []
         missing = f"no version {version!r} of model {name!r}" if version else f"no model {name!r}"
-        raise RegistryError(f"{missing} in {store}; models with versions: {names or 'none'}")
+        raise RegistryError(f"{missing} in {store}; models with versions: {names(store) or 'none'}")
     version = version or champion(store, name) or available[-1]
     if version not in available:
         raise RegistryError(f"model {name!r} has no version {version!r}; its versions: {available}")
@@ -138,6 +158,8 @@ def resolve(store: Store, spec: str) -> ModelRef:
 
 def load(ref: ModelRef) -> Estimator:
     """The trained estimator; a weights file refused as unsafe becomes a RegistryError (one line in the CLI)."""
+    from ser_models.catalog import load_estimator  # on use: the catalog imports torch and scikit-learn
+
     card = ref.card
     try:
         return load_estimator(ref.folder, card["model"], card["feature_sets"], card["classes"], card["hyperparameters"])

@@ -108,7 +108,7 @@ class ScoreSummary:
 
 
 @task(name="plan-calls", cache_policy=NO_CACHE)
-def plan_calls(inbox: str, store: Store, model: str, batch_size: int, workers: int) -> ScorePlan:
+def plan_calls(inbox: str, store: Store, model: str | None, batch_size: int, workers: int) -> ScorePlan:
     """Resolve the model version, then only new or changed calls become batches (at least one per worker)."""
     loaded = load_model(store, model)
     spec = f"{loaded.ref.name}:{loaded.ref.version}"
