@@ -7,12 +7,13 @@ from prefect import flow
 from prefect.logging import get_run_logger
 
 from flows.fanout import Cluster, FanOut, fan_out
+from tasks.artifacts import publish_feature_artifacts
 from tasks.features import FeatureSummary, build_feature_batch, plan_features
 from tasks.lib.feature_store import MAX_BATCH_FILES
 from tasks.lib.store import Store
 
 
-@flow(name="build-features")
+@flow(name="build-features", flow_run_name="features {feature_set}")
 def build_features(feature_set: str = "functionals", corpus: list[str] | None = None,
                    augment: list[str] | None = None, augment_speakers: list[str] | None = None,
                    store: str | None = None, workers: int | None = None, dask_address: str | None = None,
@@ -25,5 +26,6 @@ def build_features(feature_set: str = "functionals", corpus: list[str] | None = 
     results = fan_out(FanOut(build_feature_batch, plan.parameter_sets(handle), plan.sizes, feature_set, "file"),
                       cluster, show_progress)
     summary = FeatureSummary.of(plan, results, time.perf_counter() - start)
+    publish_feature_artifacts(summary)
     get_run_logger().info("\n".join(summary.lines()))
     return summary

@@ -5,11 +5,12 @@ from prefect import flow, unmapped
 from prefect.logging import get_run_logger
 
 from data_contracts.file_checks import AudioLimits
+from tasks.artifacts import publish_ingest_artifacts
 from tasks.ingest import IngestSummary, apply_contracts, discover, inspect_batch, path_batches, publish_manifest
 from tasks.lib.store import Store
 
 
-@flow(name="ingest-corpus", log_prints=False)
+@flow(name="ingest-corpus", flow_run_name="ingest {kind} {path}", log_prints=False)
 def ingest_corpus(kind: str, path: str, name: str | None = None, store: str | None = None,
                   options: dict[str, str] | None = None, min_duration_s: float = 0.3,
                   max_duration_s: float = 30.0, audio_cache: bool = True) -> IngestSummary:
@@ -21,5 +22,6 @@ def ingest_corpus(kind: str, path: str, name: str | None = None, store: str | No
                                   limits=unmapped(limits))
     utterances, quarantine = apply_contracts(records, [i for batch in inspected.result() for i in batch], kind, limits)
     summary = publish_manifest(handle, corpus, utterances, quarantine, limits)
+    publish_ingest_artifacts(summary, quarantine)
     get_run_logger().info("\n".join(summary.lines()))
     return summary

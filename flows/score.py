@@ -7,13 +7,14 @@ from prefect import flow
 from prefect.logging import get_run_logger
 
 from flows.fanout import Cluster, FanOut, fan_out
+from tasks.artifacts import publish_score_artifacts
 from tasks.lib.lock import store_lock
 from tasks.lib.store import Store
 from tasks.lib.vad import WindowConfig
 from tasks.score import ScoreSummary, plan_calls, reconcile_results, score_batch
 
 
-@flow(name="score-calls")
+@flow(name="score-calls", flow_run_name="score-calls {inbox}")
 def score_calls(inbox: str, model: str | None = None, store: str | None = None, workers: int | None = None,
                 dask_address: str | None = None, batch_size: int = 4, min_window_s: float = 1.5,
                 max_window_s: float = 4.0, window_s: float = 3.0, hop_s: float = 1.5,
@@ -28,5 +29,6 @@ def score_calls(inbox: str, model: str | None = None, store: str | None = None, 
         outcomes = fan_out(FanOut(score_batch, plan.parameter_sets(handle, cfg), plan.sizes, "score-calls", "call"),
                            cluster, show_progress)
     summary = ScoreSummary.of(plan, outcomes, time.perf_counter() - start)
+    publish_score_artifacts(summary, handle)
     get_run_logger().info("\n".join(summary.lines()))
     return summary

@@ -6,6 +6,7 @@ from prefect.logging import get_run_logger
 
 from flows.features import build_features
 from ser_models.catalog import DEFAULT_MEMBERS
+from tasks.artifacts import publish_train_artifacts
 from tasks.lib.store import Store
 from tasks.train import (
     TrainRequest,
@@ -18,7 +19,7 @@ from tasks.train import (
 )
 
 
-@flow(name="train-model")
+@flow(name="train-model", flow_run_name="train {model} on {corpus}")
 def train_model(model: str, corpus: list[str], feature_set: str | None = None, cv: str = "loso",
                 augment: list[str] | None = None, labels: str | None = None, store: str | None = None,
                 seed: int = 0, members: list[str] | None = None, name: str | None = None,
@@ -38,5 +39,6 @@ def train_model(model: str, corpus: list[str], feature_set: str | None = None, c
     results = [train_fold(request, plan, fold, classes) for fold in plan.folds]
     ref = train_final_and_register(request, plan, results, classes)
     summary = TrainSummary.of(ref, plan, results, classes)
+    publish_train_artifacts(summary, handle)
     get_run_logger().info("\n".join(summary.lines()))
     return summary

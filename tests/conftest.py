@@ -37,6 +37,19 @@ def small_corpus(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def trained_store(small_corpus, tmp_path_factory, dask_address) -> str:
+    """A store with the synthetic corpus ingested as `syn` and an svm registered as `ser` (copy it to score)."""
+    from flows.ingest import ingest_corpus
+    from flows.train import train_model
+
+    root = str(tmp_path_factory.mktemp("trained-store"))
+    ingest_corpus(kind="ravdess", path=str(small_corpus), name="syn", store=root)
+    train_model(model="svm", corpus=["syn"], cv="holdout:syn:04", augment=["telephone"], store=root, name="ser",
+                dask_address=dask_address)
+    return root
+
+
 CHANCE = 1 / 8  # eight emotions in the synthetic corpus
 
 

@@ -35,6 +35,11 @@ def test_summary_shares_escalation_and_peak():
     assert row["mean_confidence"] == pytest.approx((0.9 + 0.8 + 0.9) / 3)
 
 
+def test_calm_channel_has_no_negative_peak():
+    row = summarize("c1", "/in/c1.wav", 6.0, 1, scores([[0.3, 0.7], [0.4, 0.6]], [(0.0, 3.0), (3.0, 6.0)]), CLASSES)
+    assert row["negative_share"] == 0.0 and row["peak_negative_start_s"] is None
+
+
 def test_summary_without_speech_says_so():
     row = summarize("c1", "/in/c1.wav", 5.0, 1, scores(np.zeros((0, 2)).tolist(), [], regions=[]), CLASSES)
     assert row["status"] == "no_speech" and row["negative_share"] is None and row["n_segments"] == 0

@@ -73,11 +73,13 @@ def summarize(call_id: str, path: str, duration_s: float, channels: int, scores:
     negative = np.array([c in NEGATIVE_EMOTIONS for c in classes])
     first, last = times < duration_s / 3, times >= 2 * duration_s / 3
     window_negative = scores.proba[:, negative].sum(axis=1)
+    share = negative_share(labels, negative)
     return {**base, "dominant_emotion": classes[int(np.argmax(counts))],
             **{f"share_{e}": (float(counts[classes.index(e)]) if e in classes else None) for e in CANONICAL_EMOTIONS},
-            "negative_share": negative_share(labels, negative),
+            "negative_share": share,
             "escalation": negative_share(labels[last], negative) - negative_share(labels[first], negative),
-            "peak_negative_start_s": float(scores.windows[int(np.argmax(window_negative))][0]),
+            # no negative speech, no negative peak: a time here would send an analyst to a calm moment
+            "peak_negative_start_s": float(scores.windows[int(np.argmax(window_negative))][0]) if share > 0 else None,
             "mean_confidence": float(scores.proba.max(axis=1).mean()),
             "out_of_domain_share": out_of_domain_share(scores), "status": "ok"}
 
