@@ -35,18 +35,22 @@ def report(result: DemoResult) -> str:
 
     results = f"{result.store}/results"
     card = registry.resolve(Store.open(result.store), DEMO_MODEL).card
-    calls = duckdb.sql(
-        f"select call_id, channel, round(speech_s, 1) as speech_s, dominant_emotion, "
-        f"round(negative_share, 2) as negative_share, round(escalation, 2) as escalation, "
-        f"round(peak_negative_start_s, 1) as peak_negative_start_s "
-        f"from read_parquet('{results}/calls/**/*.parquet', hive_partitioning=true) "
-        f"where model = '{DEMO_MODEL}' and model_version = '{card['version']}' order by call_id, channel")
+    query = (f"select call_id, channel, round(speech_s, 1) as speech_s, dominant_emotion, "
+             f"round(negative_share, 2) as negative_share, round(escalation, 2) as escalation, "
+             f"round(peak_negative_start_s, 1) as peak_negative_start_s "
+             f"from read_parquet('{results}/calls/**/*.parquet', hive_partitioning=true) "
+             f"where model = '{DEMO_MODEL}' and model_version = '{card['version']}' order by call_id, channel")
+    calls = duckdb.sql(query)
     segments = duckdb.sql(f"select * from read_parquet('{results}/segments/**/*.parquet', hive_partitioning=true) "
                           f"where model = '{DEMO_MODEL}' and model_version = '{card['version']}'").df()
     seg = segment_level_metrics(segments, pd.read_csv(result.labels_csv), card["classes"])
     utt = card["metrics"]["pooled"]
     return "\n".join([
-        *result.train.lines(), "", *result.score.lines(), "", str(calls),
+        *result.train.lines(), "", *result.score.lines(),
+        "  (the seconds are the whole score-calls flow run: its fixed start-up of planning, model loading and "
+        "worker start decides them for a few minutes of audio; docs/benchmarks.md measures scoring speed)", "",
+        f"tables: {results}/{{segments,calls,rejects,ledger}}; synthetic calls' utterance labels: {result.labels_csv}",
+        f"the calls, with DuckDB:\n  duckdb -c \"{query}\"", str(calls),
         f"scoring path vs cross-validation ({card['name']}:{card['version']}):",
         f"  utterance-level UA {utt['ua']:.3f} ({card['cv_label']})",
         f"  segment-level UA   {seg['ua']:.3f} on {seg['n']} VAD windows of the synthetic calls "
