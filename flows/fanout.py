@@ -53,6 +53,10 @@ class Cluster:
     def task_runner(self) -> Iterator[DaskTaskRunner]:
         """An existing scheduler when given, else a LocalCluster reporting to this run's Prefect server."""
         logging.getLogger("distributed").setLevel(logging.WARNING)
+        # serflow serves no Dask dashboard (its port is only bound), and at the end of a run the nanny kills
+        # workers slower than 4 s to exit, as designed: neither line is something a user can act on.
+        logging.getLogger("prefect.task_runner.dask").setLevel(logging.WARNING)
+        logging.getLogger("distributed.nanny").setLevel(logging.ERROR)
         if self.dask_address:
             with DaskTaskRunner(address=self.dask_address) as runner:
                 yield runner

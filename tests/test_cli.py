@@ -1,0 +1,38 @@
+"""The command line answers fast: help and argument errors come before any heavy import or Prefect server."""
+import subprocess
+import sys
+import time
+
+from ser_models import registry
+from tasks.lib.store import Store
+
+
+def serflow(*args: str) -> tuple[subprocess.CompletedProcess, float]:
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, timeout=120)
+    return done, time.perf_counter() - start
+
+
+def test_help_is_fast():
+    done, seconds = serflow("--help")
+    assert done.returncode == 0 and "score-calls" in done.stdout and "synth-calls" in done.stdout
+    assert seconds < 2.0, f"serflow --help took {seconds:.1f} s"
+
+
+def test_wrong_model_fails_fast_in_one_line(tmp_path):
+    done, seconds = serflow("score-calls", str(tmp_path), "--model", "nope", "--store", str(tmp_path / "store"))
+    assert done.returncode == 2 and seconds < 5.0, f"{seconds:.1f} s"
+    assert done.stderr.strip().count("\n") == 0 and "no model 'nope'" in done.stderr
+    assert "Traceback" not in done.stderr and "Prefect" not in done.stderr  # no server was started
+
+
+def test_predict_without_model_names_the_choices(tmp_path):
+    done, _ = serflow("predict", "x.wav", "--store", str(tmp_path))
+    assert done.returncode == 2 and "no model is registered" in done.stderr and "--model NAME" in done.stderr
+
+
+def test_default_model_is_the_most_recently_promoted(trained_store):
+    store = Store(trained_store)
+    assert registry.default_model(store) == "ser"  # the only model registered
+    registry.promote(store, "ser", "v0001")
+    assert registry.resolve(store, None).name == "ser"
