@@ -111,13 +111,9 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
     with warnings.catch_warnings():
         # A fold or a call that lacks some class is normal here; its support of 0 is in per_class.
         warnings.filterwarnings("ignore", "y_pred contains classes not in y_true", UserWarning)
-        return _summary(y_true, y_pred, classes, labels, (p, r, f, n))
-
-
-def _summary(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], labels: list[int], prfn: tuple) -> dict:
-    p, r, f, n = prfn
+        ua = float(balanced_accuracy_score(y_true, y_pred))
     return {
-        "ua": float(balanced_accuracy_score(y_true, y_pred)),
+        "ua": ua,
         "wa": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
         "n": int(len(y_true)),
