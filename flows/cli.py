@@ -5,6 +5,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 from flows.settings import apply_settings, without_heartbeats
@@ -48,6 +49,14 @@ def _key_values(pairs: list[str]) -> dict[str, str]:
             raise UserError(f"--option needs KEY=VALUE, got {pair!r}")
         out[key.replace("-", "_")] = value
     return out
+
+
+def _date(text: str) -> str:
+    """A YYYY-MM-DD date, checked here so a typo is a usage error, not an empty report."""
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
 
 
 def _csv(text: str | None) -> list[str] | None:
@@ -117,7 +126,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     _print_lines(train_model(model=args.model, corpus=_csv(args.corpus), feature_set=args.feature_set, cv=args.cv,
                              augment=args.augment, labels=args.labels, store=args.store, seed=args.seed,
                              members=_csv(args.members), name=args.name, max_epochs=args.max_epochs,
-                             workers=args.workers, dask_address=args.dask_address, speaker_norm=args.speaker_norm))
+                             workers=args.workers, dask_address=args.dask_address, speaker_norm=args.speaker_norm,
+                             show_progress=True))
 
 
 def cmd_models(args: argparse.Namespace) -> None:
@@ -177,6 +187,14 @@ def cmd_score_calls(args: argparse.Namespace) -> None:
 
     _print_lines(score_calls(inbox=args.inbox, model=args.model, store=args.store, workers=args.workers,
                              dask_address=args.dask_address, batch_size=args.batch_size, show_progress=True))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from tasks.lib.day import today
+    from tasks.lib.report import write_report
+    from tasks.lib.store import Store
+
+    print(write_report(Store.open(args.store), args.date or today(), args.model))
 
 
 def cmd_synth_calls(args: argparse.Namespace) -> None:
@@ -286,6 +304,10 @@ def add_serving(sub: argparse._SubParsersAction, store: argparse.ArgumentParser,
     p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--batch-size", type=int, default=4, help="calls per Prefect task")
     p.set_defaults(func=cmd_score_calls, check=check_model, runs_flows=True)
+    p = sub.add_parser("report", parents=[store], help="write the HTML report of one day's scored calls")
+    p.add_argument("--date", metavar="YYYY-MM-DD", type=_date, help="scored_date of the calls (default: today, UTC)")
+    p.add_argument("--model", metavar="NAME:VERSION", help="default: the version that scored the day's latest call")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("demo", parents=[store], help="run the whole chain on built-in synthetic data")
     p.add_argument("--data", default="demo-data", help="where the synthetic corpus and calls are written")
     p.set_defaults(func=cmd_demo, runs_flows=True)

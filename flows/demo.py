@@ -19,7 +19,7 @@ def demo(data_dir: str = "demo-data", store: str = "serflow-store", n_calls: int
     synth_corpus_task(corpus_dir, n_speakers=DEMO_SPEAKERS)
     ingest_corpus(kind="ravdess", path=str(corpus_dir), name="synthetic", store=store)
     trained = train_model(model="svm", corpus=["synthetic"], cv="speaker-kfold:4", augment=["telephone", "noise"],
-                          store=store, name=DEMO_MODEL)
+                          store=store, name=DEMO_MODEL, show_progress=True)
     synth_calls_task(calls_dir, n_calls=n_calls)
-    scored = score_calls(inbox=str(calls_dir), model=DEMO_MODEL, store=store)
+    scored = score_calls(inbox=str(calls_dir), model=DEMO_MODEL, store=store, show_progress=True)
     return DemoResult(store, trained, scored, str(call_labels_path(calls_dir)))

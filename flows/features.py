@@ -7,7 +7,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 
 from flows.fanout import Cluster, FanOut, fan_out
-from tasks.artifacts import publish_feature_artifacts
+from tasks.artifacts import publish_feature_artifacts, tag_flow_run
 from tasks.features import FeatureSummary, build_feature_batch, plan_features
 from tasks.lib.feature_store import MAX_BATCH_FILES
 from tasks.lib.store import Store
@@ -20,6 +20,7 @@ def build_features(feature_set: str = "functionals", corpus: list[str] | None = 
                    batch_size: int = MAX_BATCH_FILES, show_progress: bool = False) -> FeatureSummary:
     """Compute only the missing (utterance, augmentation, config) rows of one feature set."""
     handle, cluster = Store.open(store), Cluster(workers, dask_address)
+    tag_flow_run([f"feature-set:{feature_set}", *(f"corpus:{c}" for c in corpus or [])])
     plan = plan_features(handle, feature_set, corpus, augment or [], augment_speakers, batch_size,
                          cluster.parallelism())
     start = time.perf_counter()

@@ -5,7 +5,7 @@ from prefect import flow, unmapped
 from prefect.logging import get_run_logger
 
 from data_contracts.file_checks import AudioLimits
-from tasks.artifacts import publish_ingest_artifacts
+from tasks.artifacts import publish_ingest_artifacts, tag_flow_run
 from tasks.ingest import IngestSummary, apply_contracts, discover, inspect_batch, path_batches, publish_manifest
 from tasks.lib.store import Store
 
@@ -16,6 +16,7 @@ def ingest_corpus(kind: str, path: str, name: str | None = None, store: str | No
                   max_duration_s: float = 30.0, audio_cache: bool = True) -> IngestSummary:
     """Ingest one corpus; re-running replaces that corpus's partitions."""
     corpus, handle = name or kind, Store.open(store)
+    tag_flow_run([f"corpus:{corpus}"])
     limits = AudioLimits(min_duration_s=min_duration_s, max_duration_s=max_duration_s)
     records = discover(kind, path, corpus, options)
     inspected = inspect_batch.map(path_batches(records), cache_store=unmapped(handle if audio_cache else None),

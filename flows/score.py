@@ -1,4 +1,4 @@
-"""Flow score-calls: inbox -> ledger diff -> (decode -> VAD -> windows -> features -> model) over Dask -> result tables."""
+"""Flow score-calls: inbox -> ledger diff -> (decode -> VAD -> windows -> features -> model) over Dask -> result tables -> day report."""
 from __future__ import annotations
 
 import time
@@ -7,10 +7,11 @@ from prefect import flow
 from prefect.logging import get_run_logger
 
 from flows.fanout import Cluster, FanOut, fan_out
-from tasks.artifacts import publish_score_artifacts
+from tasks.artifacts import publish_score_artifacts, tag_flow_run
 from tasks.lib.lock import store_lock
 from tasks.lib.store import Store
 from tasks.lib.vad import WindowConfig
+from tasks.report import write_day_report
 from tasks.score import ScoreSummary, plan_calls, reconcile_results, score_batch
 
 
@@ -26,9 +27,11 @@ def score_calls(inbox: str, model: str | None = None, store: str | None = None, 
     with store_lock(handle, "score-calls"):  # reconciliation must never see another run's uncommitted files
         reconcile_results(handle)
         plan = plan_calls(inbox, handle, model, batch_size, cluster.parallelism())
+        tag_flow_run([f"model:{plan.model_spec}"])
         outcomes = fan_out(FanOut(score_batch, plan.parameter_sets(handle, cfg), plan.sizes, "score-calls", "call"),
                            cluster, show_progress)
-    summary = ScoreSummary.of(plan, outcomes, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    summary = ScoreSummary.of(plan, outcomes, seconds, write_day_report(handle, plan.model_spec, plan.call_ids))
     publish_score_artifacts(summary, handle)
     get_run_logger().info("\n".join(summary.lines()))
     return summary

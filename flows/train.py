@@ -6,7 +6,7 @@ from prefect.logging import get_run_logger
 
 from flows.features import build_features
 from ser_models.catalog import DEFAULT_MEMBERS
-from tasks.artifacts import publish_train_artifacts
+from tasks.artifacts import publish_train_artifacts, tag_flow_run
 from tasks.lib.store import Store
 from tasks.train import (
     TrainRequest,
@@ -24,15 +24,17 @@ def train_model(model: str, corpus: list[str], feature_set: str | None = None, c
                 augment: list[str] | None = None, labels: str | None = None, store: str | None = None,
                 seed: int = 0, members: list[str] | None = None, name: str | None = None,
                 max_epochs: int | None = None, workers: int | None = None,
-                dask_address: str | None = None, speaker_norm: bool = False) -> TrainSummary:
+                dask_address: str | None = None, speaker_norm: bool = False,
+                show_progress: bool = False) -> TrainSummary:
     """Cross-validate speaker-independently, retrain on all speakers, register the version."""
     handle = Store.open(store)
+    tag_flow_run([f"model:{model}", *(f"corpus:{c}" for c in corpus)])
     label_map = parse_labels(labels)
     feature_sets = feature_sets_for(model, feature_set, members)
     for fs in feature_sets:  # training filters augmented copies per fold, so every speaker may have them
         build_features(feature_set=fs, corpus=corpus, augment=augment or [],
                        augment_speakers=["all"] if augment else None, store=handle.url,
-                       workers=workers, dask_address=dask_address)
+                       workers=workers, dask_address=dask_address, show_progress=show_progress)
     request = TrainRequest(model, feature_sets, feature_set, tuple(corpus), cv, label_map, tuple(augment or []),
                            handle, seed, tuple(members or DEFAULT_MEMBERS), name, max_epochs, speaker_norm)
     plan, classes = plan_cv(request)

@@ -4,16 +4,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ser_models.cl import CNNLSTM, CLConfig
-from ser_models.classic import LogRegConfig, RFConfig, SklearnEstimator, SVMConfig
-from ser_models.cnn import CNN, CNNConfig
-from ser_models.ensemble import Ensemble
-from ser_models.estimator import Estimator
-from ser_models.mlp import MLP, MLPConfig
-from ser_models.speaker_norm import SpeakerNormalized
-from ser_models.training import TorchEstimator, TrainConfig
+if TYPE_CHECKING:
+    from ser_models.estimator import Estimator
+
+# Model classes are imported by the builders, on use: the CLI checks a model name before any server starts,
+# and importing torch, scikit-learn and the feature code here would make a typo cost ~5 s.
 
 DEFAULT_MEMBERS = ("mlp", "svm", "rf")
 
@@ -26,31 +23,42 @@ class ModelSpec:
     vector_input: bool  # takes any utterance-level feature set (functionals, mfcc40_mean)
 
 
-def _mlp(fs: tuple[str, ...], seed: int) -> Estimator:
-    return TorchEstimator("mlp", fs, False, MLPConfig, MLP, {},
-                          TrainConfig(max_epochs=150, batch_size=32, lr=1e-3, patience=20, seed=seed))
+def _torch(kind: str, fs: tuple[str, ...], seed: int) -> Estimator:
+    """mlp on one utterance vector; cnn and cl on frame sequences."""
+    from ser_models.cl import CNNLSTM, CLConfig
+    from ser_models.cnn import CNN, CNNConfig
+    from ser_models.mlp import MLP, MLPConfig
+    from ser_models.training import TorchEstimator, TrainConfig
 
-
-def _cnn(fs: tuple[str, ...], seed: int) -> Estimator:
-    return TorchEstimator("cnn", fs, True, CNNConfig, CNN, {},
+    if kind == "mlp":
+        return TorchEstimator("mlp", fs, False, MLPConfig, MLP, {},
+                              TrainConfig(max_epochs=150, batch_size=32, lr=1e-3, patience=20, seed=seed))
+    config, net = {"cnn": (CNNConfig, CNN), "cl": (CLConfig, CNNLSTM)}[kind]
+    return TorchEstimator(kind, fs, True, config, net, {},
                           TrainConfig(max_epochs=40, batch_size=32, lr=2e-3, patience=10, min_epochs=15, seed=seed))
 
 
-def _cl(fs: tuple[str, ...], seed: int) -> Estimator:
-    return TorchEstimator("cl", fs, True, CLConfig, CNNLSTM, {},
-                          TrainConfig(max_epochs=40, batch_size=32, lr=2e-3, patience=10, min_epochs=15, seed=seed))
+def _sklearn(kind: str, fs: tuple[str, ...], seed: int) -> Estimator:
+    """svm, svm_linear, logreg and rf on one utterance vector."""
+    from ser_models.classic import LogRegConfig, RFConfig, SklearnEstimator, SVMConfig
+
+    config = {"svm": SVMConfig(seed=seed), "svm_linear": SVMConfig(kernel="linear", C=0.01, seed=seed),
+              "logreg": LogRegConfig(seed=seed), "rf": RFConfig(seed=seed)}[kind]
+    return SklearnEstimator(kind, fs[0], config)
+
+
+def _spec(name: str, feature_sets: tuple[str, ...], build: Callable, vector_input: bool = True) -> ModelSpec:
+    return ModelSpec(name, feature_sets, lambda fs, seed: build(name, fs, seed), vector_input)
 
 
 MODELS: dict[str, ModelSpec] = {
-    "mlp": ModelSpec("mlp", ("functionals",), _mlp, True),
-    "svm": ModelSpec("svm", ("functionals",), lambda fs, seed: SklearnEstimator("svm", fs[0], SVMConfig(seed=seed)), True),
-    "svm_linear": ModelSpec("svm_linear", ("functionals",),
-                            lambda fs, seed: SklearnEstimator("svm_linear", fs[0], SVMConfig(kernel="linear", C=0.01, seed=seed)), True),
-    "logreg": ModelSpec("logreg", ("functionals",),
-                        lambda fs, seed: SklearnEstimator("logreg", fs[0], LogRegConfig(seed=seed)), True),
-    "rf": ModelSpec("rf", ("functionals",), lambda fs, seed: SklearnEstimator("rf", fs[0], RFConfig(seed=seed)), True),
-    "cnn": ModelSpec("cnn", ("logmel",), _cnn, False),
-    "cl": ModelSpec("cl", ("logmel", "mfcc_seq"), _cl, False),
+    "mlp": _spec("mlp", ("functionals",), _torch),
+    "svm": _spec("svm", ("functionals",), _sklearn),
+    "svm_linear": _spec("svm_linear", ("functionals",), _sklearn),
+    "logreg": _spec("logreg", ("functionals",), _sklearn),
+    "rf": _spec("rf", ("functionals",), _sklearn),
+    "cnn": _spec("cnn", ("logmel",), _torch, vector_input=False),
+    "cl": _spec("cl", ("logmel", "mfcc_seq"), _torch, vector_input=False),
 }
 
 
@@ -60,23 +68,31 @@ def build_estimator(name: str, feature_set: str | None = None, seed: int = 0,
     """A fresh, untrained estimator; `ensemble` soft-votes the named members; max_epochs caps torch training;
     speaker_norm wraps it in per-speaker standardisation."""
     if speaker_norm:
+        from ser_models.speaker_norm import SpeakerNormalized
+
         return SpeakerNormalized(build_estimator(name, feature_set, seed, members, max_epochs, speaker_norm=False))
+    unknown = sorted({name, *(members if name == "ensemble" else ())} - {*MODELS, "ensemble"})
+    if unknown:
+        raise ValueError(f"unknown model {', '.join(map(repr, unknown))}; choose from {sorted([*MODELS, 'ensemble'])}")
     if name == "ensemble":
+        from ser_models.ensemble import Ensemble
+
         return Ensemble([build_estimator(m, feature_set if MODELS[m].vector_input else None, seed,
                                          max_epochs=max_epochs, speaker_norm=False) for m in members])
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose from {sorted([*MODELS, 'ensemble'])}")
     spec = MODELS[name]
     if feature_set and not spec.vector_input and (feature_set,) != spec.default_feature_sets:
         raise ValueError(f"model {name!r} reads {spec.default_feature_sets}, not {feature_set!r}")
     est = spec.build((feature_set,) if feature_set and spec.vector_input else spec.default_feature_sets, seed)
-    if max_epochs and isinstance(est, TorchEstimator):
+    if max_epochs and hasattr(est, "train_cfg"):  # a torch model
         est.train_cfg = replace(est.train_cfg, max_epochs=max_epochs)
     return est
 
 
 def load_estimator(folder: Path, kind: str, feature_sets: list[str], classes: list[str], hyper: dict[str, Any]) -> Estimator:
     """Rebuild a trained estimator from its registry folder and model-card fields."""
+    from ser_models.ensemble import Ensemble
+    from ser_models.speaker_norm import SpeakerNormalized
+
     if "speaker_norm" in hyper:
         inner = {k: v for k, v in hyper.items() if k != "speaker_norm"}
         return SpeakerNormalized.load(load_estimator(folder, kind, feature_sets, classes, inner), folder, hyper)

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE as NO_CACHE
+from prefect.client.orchestration import get_client
 
 from ser_models import registry
 from tasks.features import FeatureSummary
 from tasks.ingest import IngestSummary
-from tasks.lib.day import day_calls, emotion_shares, top_calls
+from tasks.lib.day import day_calls, emotion_shares, today, top_calls
 from tasks.lib.store import Store
 from tasks.score import ScoreSummary
 from tasks.train import TrainSummary
@@ -30,6 +30,16 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 def _bullets(pairs: dict[str, object]) -> str:
     return "\n".join(f"- **{k}**: {v}" for k, v in pairs.items())
+
+
+# The API can be briefly unreachable (a restarting server); a tag is worth two retries, never a failed run.
+@task(name="tag-flow-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def tag_flow_run(tags: list[str]) -> None:
+    """Add tags (e.g. corpus:ravdess, model:svm:v0003) to the running flow run, for filtering in the UI."""
+    from prefect.runtime import flow_run
+
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run.id, tags=sorted(set(flow_run.tags) | set(tags)))
 
 
 @task(name="publish-ingest-artifacts", cache_policy=NO_CACHE)
@@ -86,7 +96,7 @@ def publish_train_artifacts(summary: TrainSummary, store: Store) -> None:
 @task(name="publish-score-artifacts", cache_policy=NO_CACHE)
 def publish_score_artifacts(summary: ScoreSummary, store: Store) -> None:
     """Calls scored, rejected and unchanged, audio and speed, the day's emotion shares, the calls to look at."""
-    date = datetime.now(UTC).strftime("%Y-%m-%d")
+    date = today()
     calls = day_calls(store, date, summary.model)
     shares = emotion_shares(calls)
     speed = f"{summary.audio_s / summary.seconds:.1f}x realtime" if summary.seconds and summary.audio_s else "n/a"

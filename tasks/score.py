@@ -72,6 +72,10 @@ class ScorePlan:
     def sizes(self) -> list[int]:
         return [len(b) for b in self.batches]
 
+    @property
+    def call_ids(self) -> list[str]:
+        return [c.call_id for b in self.batches for c in b]
+
     def parameter_sets(self, store: Store, cfg: WindowConfig) -> list[dict[str, Any]]:
         """One score_batch call per batch."""
         return [{"store": store, "calls": b, "model_spec": self.model_spec, "cfg": cfg} for b in self.batches]
@@ -88,9 +92,10 @@ class ScoreSummary:
     audio_s: float
     seconds: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    report: str | None = None  # the day report's overview page
 
     @classmethod
-    def of(cls, plan: ScorePlan, outcomes: list[BatchOutcome], seconds: float) -> ScoreSummary:
+    def of(cls, plan: ScorePlan, outcomes: list[BatchOutcome], seconds: float, report: str | None = None) -> ScoreSummary:
         """Counts and per-stage CPU-seconds summed over the batches."""
         stages: dict[str, float] = defaultdict(float)
         for o in outcomes:
@@ -98,13 +103,14 @@ class ScoreSummary:
                 stages[stage] += o.seconds.get(stage, 0.0)
         return cls(plan.model_spec, plan.inbox_files, sum(o.scored for o in outcomes),
                    sum(o.rejected for o in outcomes), plan.unchanged, sum(o.segments for o in outcomes),
-                   sum(o.audio_s for o in outcomes), seconds, dict(stages))
+                   sum(o.audio_s for o in outcomes), seconds, dict(stages), report)
 
     def lines(self) -> list[str]:
         speed = f", {self.audio_s / self.seconds:.0f}x realtime" if self.audio_s and self.seconds else ""
-        return [f"score-calls with {self.model}: {self.inbox_files} files in the inbox, {self.scored} scored, "
-                f"{self.rejected} rejected, {self.unchanged} unchanged since last run; {self.segments} segments, "
-                f"{self.audio_s / 60:.1f} min of audio in {self.seconds:.1f} s{speed}"]
+        lines = [f"score-calls with {self.model}: {self.inbox_files} files in the inbox, {self.scored} scored, "
+                 f"{self.rejected} rejected, {self.unchanged} unchanged since last run; {self.segments} segments, "
+                 f"{self.audio_s / 60:.1f} min of audio in {self.seconds:.1f} s{speed}"]
+        return lines + ([f"day report: {self.report}"] if self.report else [])
 
 
 @task(name="plan-calls", cache_policy=NO_CACHE)

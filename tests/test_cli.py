@@ -26,6 +26,13 @@ def test_wrong_model_fails_fast_in_one_line(tmp_path):
     assert "Traceback" not in done.stderr and "Prefect" not in done.stderr  # no server was started
 
 
+def test_unknown_model_or_member_to_train_fails_fast(tmp_path):
+    for args in (["--model", "nope"], ["--model", "ensemble", "--members", "svm,nope"]):
+        done, seconds = serflow("train", *args, "--corpus", "syn", "--store", str(tmp_path))
+        assert done.returncode == 2 and seconds < 5.0, f"{args}: {seconds:.1f} s"
+        assert "unknown model 'nope'; choose from" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_predict_without_model_names_the_choices(tmp_path):
     done, _ = serflow("predict", "x.wav", "--store", str(tmp_path))
     assert done.returncode == 2 and "no model is registered" in done.stderr and "--model NAME" in done.stderr

@@ -1,12 +1,19 @@
 """One day of scored calls from the result tables: the rows and the figures an operator or analyst reads first."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import pyarrow.dataset as ds
 
 from data_contracts import schemas
 from data_contracts.labels import CANONICAL_EMOTIONS
 from tasks.lib.store import Store
+
+
+def today() -> str:
+    """The scored_date partition a run writes now (UTC)."""
+    return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 def day_calls(store: Store, date: str, model: str | None = None) -> pd.DataFrame:

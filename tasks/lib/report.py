@@ -1,0 +1,189 @@
+"""The day report: self-contained HTML pages (plots embedded as PNG) of one day's scored calls, for analysts."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow.dataset as ds
+
+from data_contracts import schemas
+from data_contracts.labels import CANONICAL_EMOTIONS, NEGATIVE_EMOTIONS
+from tasks.lib.day import day_calls, emotion_shares, top_calls
+from tasks.lib.store import Store
+
+STYLE = """body{font-family:sans-serif;margin:2em;max-width:70em;color:#222}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:2px 6px}
+th{background:#f3f3f3}.kpi{display:inline-block;margin:0 2em 1em 0}.kpi b{display:block;font-size:1.6em}
+img{max-width:100%}"""
+
+
+def _pyplot():
+    """Matplotlib without a display; imported on first use so the CLI stays fast."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def emotion_colours() -> dict[str, tuple]:
+    """One fixed colour per canonical emotion, the same on every page."""
+    cmap = _pyplot().get_cmap("tab10")
+    return {e: cmap(i) for i, e in enumerate(CANONICAL_EMOTIONS)}
+
+
+def _img(fig, alt: str) -> str:
+    """The figure as an inline PNG: the page needs no other file and no network."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    _pyplot().close(fig)
+    data = base64.b64encode(buf.getvalue()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def shares_plot(shares: dict[str, float]) -> str:
+    """Horizontal bars: the day's share of speech time per emotion."""
+    fig, ax = _pyplot().subplots(figsize=(6, 0.4 + 0.35 * max(len(shares), 1)))
+    colours = emotion_colours()
+    names = list(shares)[::-1]
+    ax.barh(names, [100 * shares[n] for n in names], color=[colours[n] for n in names])
+    ax.set_xlabel("% of scored speech")
+    fig.tight_layout()
+    return _img(fig, "emotion share of speech")
+
+
+def negative_by_hour_plot(segments: pd.DataFrame) -> str:
+    """Bars: share of speech time in a negative emotion, per hour the recording arrived (UTC)."""
+    seg = segments.assign(s=segments["end_s"] - segments["start_s"],
+                          neg=segments["emotion"].isin(NEGATIVE_EMOTIONS))
+    by_hour = seg.groupby("hour").apply(lambda g: (g["s"] * g["neg"]).sum() / g["s"].sum(), include_groups=False)
+    fig, ax = _pyplot().subplots(figsize=(6, 2.2))
+    ax.bar(by_hour.index, 100 * by_hour.to_numpy(), color="#c0392b", width=0.8)
+    ax.set_xlim(-0.5, 23.5)
+    ax.set_xticks(range(0, 24, 3))
+    ax.set_xlabel("hour the recording arrived (UTC)")
+    ax.set_ylabel("% negative")
+    fig.tight_layout()
+    return _img(fig, "negative share by hour")
+
+
+def timeline_plot(segments: pd.DataFrame, duration_s: float) -> str:
+    """One row per channel: segments as bars coloured by emotion, opacity = confidence, out of domain hatched."""
+    colours, channels = emotion_colours(), sorted(segments["channel"].unique())
+    fig, ax = _pyplot().subplots(figsize=(10, 1.2 + 0.6 * max(len(channels), 1)))
+    for row, channel in enumerate(channels):
+        for s in segments[segments["channel"] == channel].itertuples():
+            outside = s.in_domain is False
+            ax.broken_barh([(s.start_s, s.end_s - s.start_s)], (row - 0.35, 0.7), facecolor=colours[s.emotion],
+                           alpha=float(max(s.confidence, 0.15)), hatch="///" if outside else None,
+                           edgecolor="black" if outside else "none")
+    ax.set_yticks(range(len(channels)), [f"channel {c}" for c in channels])
+    ax.set_xlim(0, duration_s)
+    ax.set_xlabel("seconds into the call")
+    shown = [e for e in CANONICAL_EMOTIONS if e in set(segments["emotion"])]
+    handles = [_pyplot().Rectangle((0, 0), 1, 1, color=colours[e]) for e in shown]
+    handles.append(_pyplot().Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="black", hatch="///"))
+    ax.legend(handles, [*shown, "out of domain"], fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    return _img(fig, "emotion timeline")
+
+
+def _page(title: str, body: str) -> bytes:
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{STYLE}</style></head><body>{body}</body></html>").encode()
+
+
+def _kpis(pairs: dict[str, object]) -> str:
+    return "".join(f'<div class="kpi"><b>{html.escape(str(v))}</b>{html.escape(k)}</div>' for k, v in pairs.items())
+
+
+def call_file(call_id: str) -> str:
+    """A call page's file name: the id with anything unsafe in a path replaced."""
+    return "call-" + re.sub(r"[^A-Za-z0-9._-]", "_", call_id) + ".html"
+
+
+def _linked(frame: pd.DataFrame, table_id: str) -> str:
+    """A table whose call ids link to their pages (everything else escaped by pandas)."""
+    shown = frame.round(3).copy()
+    shown["call_id"] = [f'<a class="call" href="calls/{call_file(c)}">{html.escape(c)}</a>' for c in frame["call_id"]]
+    return shown.to_html(index=False, escape=False, na_rep="", table_id=table_id)
+
+
+@dataclass
+class DayData:
+    """The rows one report is made of: a day's call channels and segments of one model version."""
+
+    date: str
+    model: str
+    calls: pd.DataFrame
+    segments: pd.DataFrame
+    rejected: int
+
+    @classmethod
+    def load(cls, store: Store, date: str, model: str | None = None) -> DayData:
+        """Rows of DATE; without MODEL (NAME:VERSION), the version that scored that day's latest call."""
+        calls = day_calls(store, date)
+        if not model and len(calls):
+            latest = calls.loc[calls["scored_at"].idxmax()]
+            model = f"{latest['model']}:{latest['model_version']}"
+        calls = day_calls(store, date, model) if model else calls
+        on_day = ds.field("scored_date") == date
+        segments = store.read(schemas.SEGMENTS_TABLE, filter=on_day)
+        segments = segments.merge(calls[["call_id", "channel", "model", "model_version"]].drop_duplicates())
+        arrived = store.read(schemas.LEDGER_TABLE, columns=["call_id", "mtime"]).drop_duplicates("call_id", keep="last")
+        hours = pd.to_datetime(arrived["mtime"], unit="s", utc=True).dt.hour
+        segments = segments.merge(arrived.assign(hour=hours)[["call_id", "hour"]], how="left")
+        rejected = len(store.read(schemas.REJECTS_TABLE, filter=on_day, columns=["call_id"]))
+        return cls(date, model or "none", calls, segments, rejected)
+
+
+def day_page(day: DayData) -> bytes:
+    """The overview: KPIs, emotion shares, negative share by hour, top escalating calls, every call."""
+    calls, shares = day.calls, emotion_shares(day.calls)
+    first = calls.groupby("call_id", sort=False).first()
+    body = (f"<h1>Calls scored on {day.date}</h1><p>model <code>{html.escape(day.model)}</code>; "
+            "shares are of scored speech time; emotions are per channel (diarization not applied)</p>"
+            + _kpis({"calls": len(first), "hours of audio": f"{first['duration_s'].sum() / 3600:.2f}",
+                     "hours of speech": f"{calls['speech_s'].sum() / 3600:.2f}", "rejected files": day.rejected,
+                     "negative share": f"{100 * sum(s for e, s in shares.items() if e in NEGATIVE_EMOTIONS):.1f}%"}))
+    if len(calls):
+        body += ("<h2>Emotion share of speech</h2>" + shares_plot(shares)
+                 + "<h2>Negative share by hour</h2>" + negative_by_hour_plot(day.segments)
+                 + "<h2>Most escalating calls</h2>" + _linked(top_calls(calls, "escalation"), "escalating")
+                 + "<h2>All calls</h2>" + _linked(calls[["call_id", "channel", "duration_s", "speech_s",
+                                                          "dominant_emotion", "negative_share", "escalation",
+                                                          "out_of_domain_share"]], "calls"))
+    else:
+        body += "<p>No call with speech was scored on this day.</p>"
+    return _page(f"serflow {day.date}", body)
+
+
+def call_page(day: DayData, call_id: str) -> bytes:
+    """One call: KPIs per channel, the emotion timeline, the segment table."""
+    channels = day.calls[day.calls["call_id"] == call_id]
+    segments = day.segments[day.segments["call_id"] == call_id].sort_values(["channel", "start_s"])
+    kpis = channels[["channel", "speech_s", "dominant_emotion", "negative_share", "escalation",
+                     "peak_negative_start_s", "mean_confidence", "out_of_domain_share"]]
+    table = segments[["channel", "start_s", "end_s", "emotion", "confidence", "in_domain"]]
+    body = (f'<p><a href="../index.html">&larr; {day.date}</a></p><h1>Call {html.escape(call_id)}</h1>'
+            f"<p><code>{html.escape(str(channels['path'].iloc[0]))}</code>, "
+            f"{channels['duration_s'].iloc[0]:.1f} s, model <code>{html.escape(day.model)}</code></p>"
+            + kpis.round(3).to_html(index=False, na_rep="")
+            + "<h2>Emotion timeline</h2><p>bar colour: emotion; opacity: confidence; hatched: out of domain</p>"
+            + timeline_plot(segments, float(channels["duration_s"].iloc[0]))
+            + "<h2>Segments</h2>" + table.round(3).to_html(index=False, na_rep=""))
+    return _page(f"call {call_id}", body)
+
+
+def write_report(store: Store, date: str, model: str | None = None, call_ids: list[str] | None = None) -> str:
+    """Write reports/DATE/index.html and a page per call (only CALL_IDS' pages when given); return the index path."""
+    day = DayData.load(store, date, model)
+    wanted = day.calls["call_id"].unique() if call_ids is None else set(call_ids) & set(day.calls["call_id"])
+    for call_id in wanted:
+        store.write_bytes(call_page(day, call_id), f"reports/{date}/calls/{call_file(call_id)}")
+    return store.write_bytes(day_page(day), f"reports/{date}/index.html")
