@@ -8,6 +8,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.logging import get_run_logger
+from prefect.tasks import exponential_backoff
 
 from tasks.lib.audio_cache import AudioCache
 from tasks.lib.augment import AugmentationRequest
@@ -132,7 +133,7 @@ def _feature_set(name: str):
         raise FeatureError(str(exc)) from exc
 
 
-@task(name="feature-batch", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@task(name="feature-batch", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2), cache_policy=NO_CACHE)
 def build_feature_batch(store: Store, batch: Batch, feature_set: str, config_hash: str,
                         augmentable_speakers: list[str]) -> BatchResult:
     """Compute and write one batch; a retry rewrites the same part name, so rows never double."""

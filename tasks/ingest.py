@@ -12,6 +12,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.logging import get_run_logger
+from prefect.tasks import exponential_backoff
 
 from data_contracts import schemas
 from data_contracts.file_checks import AudioLimits, check_audio
@@ -202,9 +203,9 @@ def apply_contracts(records: list[Record], inspections: list[Inspection], kind: 
     return utterances, quarantine
 
 
-
-
-@task(name="publish-manifest", cache_policy=NO_CACHE)
+# Object storage can fail transiently; a retry swaps in the same partitions again, atomically.
+@task(name="publish-manifest", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2),
+      cache_policy=NO_CACHE)
 def publish_manifest(store: Store, corpus: str, utterances: pd.DataFrame, quarantine: pd.DataFrame,
                      limits: AudioLimits) -> IngestSummary:
     """Validate the whole manifest with this corpus replaced, save the report, then swap the partitions in."""

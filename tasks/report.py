@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
+from prefect.tasks import exponential_backoff
 
 from tasks.lib.day import today
 from tasks.lib.report import write_report
@@ -10,7 +11,7 @@ from tasks.lib.store import Store
 
 
 # Object storage can fail transiently; a retry rewrites the same files atomically.
-@task(name="write-day-report", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+@task(name="write-day-report", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2), cache_policy=NO_CACHE)
 def write_day_report(store: Store, model: str, call_ids: list[str]) -> str:
     """Today's overview page and the pages of the calls this run scored; returns the overview's path."""
     return write_report(store, today(), model, call_ids)

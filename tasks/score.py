@@ -17,6 +17,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.logging import get_run_logger
+from prefect.tasks import exponential_backoff
 
 from data_contracts import schemas
 from data_contracts.reasons import Reason
@@ -247,7 +248,7 @@ def write_call(store: Store, call: CallFile, outcome: CallOutcome, model: Loaded
     return files
 
 
-@task(name="score-call-batch", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+@task(name="score-call-batch", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2), cache_policy=NO_CACHE)
 def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: WindowConfig) -> BatchOutcome:
     """Score, write, then commit the batch to the ledger; superseded files go last, so a crash never duplicates."""
     model = cached_model(store, model_spec)
