@@ -71,8 +71,10 @@ class Cluster:
 def local_cluster_kwargs(workers: int | None, api_url: str) -> dict[str, Any]:
     """Single-threaded worker processes that report task runs to the Prefect server at api_url
     (without it each worker process would start a temporary server of its own)."""
+    # The scheduler's HTTP server (health and metrics routes) starts even without a dashboard, on 8787 unless
+    # told otherwise, so a second cluster on the machine warned that the port was taken: take a free one.
     return {"n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True,
-            "dashboard_address": None, "silence_logs": logging.WARNING,
+            "dashboard_address": ":0", "silence_logs": logging.WARNING,
             "env": {"PREFECT_API_URL": api_url}}
 
 
