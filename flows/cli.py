@@ -81,8 +81,22 @@ def cmd_ingest(args: argparse.Namespace) -> None:
                                options=_key_values(args.option), audio_cache=args.audio_cache))
 
 
+def check_corpora(args: argparse.Namespace) -> None:
+    """Each corpus named must have been ingested into the store; one line says which are there."""
+    from tasks.lib.store import Store
+    from tasks.lib.tables import ingested_corpora
+
+    store = Store.open(args.store)
+    ingested = set(ingested_corpora(store))
+    missing = [c for c in _csv(args.corpus) or [] if c not in ingested]
+    if missing or not ingested:
+        raise UserError(f"no ingested utterances for corpora {missing or 'any'} in {store}; ingested: "
+                        f"{sorted(ingested) or 'none'} (run `serflow ingest` first)")
+
+
 def check_features(args: argparse.Namespace) -> None:
-    """Unknown feature sets or augmentation presets fail here, before any server starts."""
+    """Unknown corpora, feature sets or augmentation presets fail here, before any server starts."""
+    check_corpora(args)  # first: it needs no feature code imported
     from tasks.lib.augment import AugmentationRequest
     from tasks.lib.feature_sets import get_feature_set
 
@@ -116,8 +130,9 @@ def check_train(args: argparse.Namespace) -> None:
         build_estimator(args.model, args.feature_set, 0, tuple(_csv(args.members) or DEFAULT_MEMBERS))
     except (ValueError, KeyError) as exc:
         raise UserError(str(exc)) from exc
+    check_corpora(args)
     if args.augment:
-        check_features(argparse.Namespace(feature_set=None, augment=args.augment))
+        check_features(argparse.Namespace(feature_set=None, augment=args.augment, corpus=None, store=args.store))
 
 
 def cmd_train(args: argparse.Namespace) -> None:

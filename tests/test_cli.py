@@ -33,6 +33,14 @@ def test_unknown_model_or_member_to_train_fails_fast(tmp_path):
         assert "unknown model 'nope'; choose from" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_corpus_never_ingested_fails_fast_naming_the_ingested_ones(trained_store):
+    for command in (["train", "--model", "svm"], ["features"]):
+        done, seconds = serflow(*command, "--corpus", "nope", "--store", trained_store)
+        assert done.returncode == 2 and seconds < 5.0, f"{command}: {seconds:.1f} s"
+        assert "corpora ['nope']" in done.stderr and "ingested: ['syn']" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
 def test_predict_without_model_names_the_choices(tmp_path):
     done, _ = serflow("predict", "x.wav", "--store", str(tmp_path))
     assert done.returncode == 2 and "no model is registered" in done.stderr and "--model NAME" in done.stderr

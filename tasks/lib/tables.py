@@ -5,7 +5,6 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from data_contracts import schemas
-from tasks.lib.feature_sets import get_feature_set
 from tasks.lib.store import Store
 
 
@@ -15,9 +14,18 @@ def read_manifest(store: Store, corpora: list[str] | None = None) -> pd.DataFram
     return store.read(schemas.UTTERANCES_TABLE, filter=where)
 
 
+def ingested_corpora(store: Store) -> list[str]:
+    """Names of the corpora with an utterances partition in the store, read from folder names only."""
+    spec = schemas.UTTERANCES_TABLE
+    return sorted(name.split("=", 1)[1] for file in store.list_parquet(spec.path)
+                  if (name := file.split("/")[-2]).startswith("corpus="))
+
+
 def read_features(store: Store, feature_set: str, corpora: list[str] | None = None,
                   config_hash: str | None = None) -> pd.DataFrame:
     """Stored rows of one feature set and config (the current code's config by default)."""
+    from tasks.lib.feature_sets import get_feature_set  # on use: feature code imports torch and librosa
+
     config_hash = config_hash or get_feature_set(feature_set).config_hash
     where = ds.field("config_hash") == config_hash
     if corpora:
