@@ -209,7 +209,8 @@ def cmd_report(args: argparse.Namespace) -> None:
     from tasks.lib.report import write_report
     from tasks.lib.store import Store
 
-    print(write_report(Store.open(args.store), args.date or today(), args.model))
+    store = Store.open(args.store)
+    print(store.url_of(write_report(store, args.date or today(), args.model)))
 
 
 def cmd_synth_calls(args: argparse.Namespace) -> None:

@@ -1,16 +1,16 @@
 """Versioned model registry under <store>/models/<name>/<version>/, with model cards and a champion."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import tempfile
-import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -30,13 +30,40 @@ class RegistryError(ValueError):
 
 @dataclass(frozen=True)
 class ModelRef:
+    """One registered version: where it lives in the store, and a local copy for loading its weights."""
+    store: Store
     name: str
     version: str
-    folder: Path
+
+    @property
+    def path(self) -> str:
+        return f"{_root(self.store)}/{self.name}/{self.version}"
+
+    @property
+    def url(self) -> str:
+        return self.store.url_of(self.path)
 
     @property
     def card(self) -> dict[str, Any]:
-        return json.loads((self.folder / "model_card.json").read_text())
+        return json.loads(self.store.fs.cat(f"{self.path}/{CARD}"))
+
+    @property
+    def folder(self) -> Path:
+        """The version's folder on this machine: the store's own on a local store, else a download cached
+        once per machine (a version never changes after its card is written)."""
+        if self.store.is_local:
+            return Path(self.path)
+        key = hashlib.sha256(self.store.url.encode()).hexdigest()[:16]
+        cached = _cache_root() / key / self.name / self.version
+        if not (cached / CARD).exists():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            download = Path(tempfile.mkdtemp(prefix=f".{self.version}-", dir=cached.parent))
+            self.store.fs.get(f"{self.path}/", f"{download}/", recursive=True)
+            try:
+                download.rename(cached)
+            except OSError:  # another process of this machine cached it first
+                shutil.rmtree(download, ignore_errors=True)
+        return cached
 
 
 def code_version() -> str:
@@ -51,88 +78,97 @@ def code_version() -> str:
     return f"serflow {version('serflow')}" + (f" ({sha})" if sha else "")
 
 
-def _root(store: Store) -> Path:
-    if not store.is_local:
-        raise RegistryError("the model registry needs a local store path")
-    return Path(store.root) / "models"
+CARD = "model_card.json"  # written last: a version exists once its card does
+CLAIM = ".claim"  # created exclusively: whoever creates it owns the version number
 
 
-def _folder(store: Store, name: str) -> Path:
+def _cache_root() -> Path:
+    """Where versions from a remote store are kept on this machine ($SERFLOW_MODEL_CACHE overrides)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "serflow" / "models"
+    return Path(os.environ.get("SERFLOW_MODEL_CACHE", default))
+
+
+def _root(store: Store) -> str:
+    return store.path("models")
+
+
+def _folder(store: Store, name: str) -> str:
     """The model's folder; a name that would leave the registry is refused."""
-    return _root(store) / checked_name(name, "model")
+    return f"{_root(store)}/{checked_name(name, 'model')}"
+
+
+def _children(store: Store, folder: str) -> list[str]:
+    """Names directly under a folder, [] when it does not exist (object stores have no empty folders)."""
+    try:
+        return sorted(PurePosixPath(p).name for p in store.fs.ls(folder, detail=False))
+    except FileNotFoundError:
+        return []
 
 
 def versions(store: Store, name: str) -> list[str]:
+    """Versions whose card is written; a claimed number whose run died before its card stays invisible."""
     folder = _folder(store, name)
-    return sorted(p.name for p in folder.iterdir() if VERSION.match(p.name)) if folder.is_dir() else []
+    return [v for v in _children(store, folder) if VERSION.match(v) and store.fs.exists(f"{folder}/{v}/{CARD}")]
 
 
-STALE_STAGING_S = 6 * 3600  # far longer than any final training: such a folder's run is dead
-
-
-def remove_stale_staging(base: Path) -> list[Path]:
-    """Delete staging folders a killed `train` left behind; a live run's recent folder is kept."""
-    stale = [p for p in base.glob(".staging-*") if time.time() - p.stat().st_mtime > STALE_STAGING_S]
-    for p in stale:
-        shutil.rmtree(p, ignore_errors=True)
-    return stale
+def _claim(store: Store, name: str) -> str:
+    """The next version number, taken with an exclusive create (O_EXCL locally, If-None-Match on S3)."""
+    folder = _folder(store, name)
+    while True:
+        taken = [v for v in _children(store, folder) if VERSION.match(v)]
+        version = f"v{int(taken[-1][1:]) + 1 if taken else 1:04d}"
+        store.fs.makedirs(f"{folder}/{version}", exist_ok=True)
+        try:
+            with store.fs.open(f"{folder}/{version}/{CLAIM}", "xb") as fh:
+                fh.write(json.dumps({"claimed_at": datetime.now(UTC).isoformat()}).encode())
+            return version
+        except FileExistsError:
+            continue
 
 
 def register(store: Store, name: str, estimator: Estimator, card: dict[str, Any],
              metrics: pd.DataFrame, confusion_png: Path | None, guard: DomainGuard | None = None) -> ModelRef:
-    """Write weights, guard, card, metrics and plot to a temporary folder, then rename it to the next version."""
-    base = _folder(store, name)
-    base.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(base)
-    staging = Path(tempfile.mkdtemp(prefix=f".staging-{uuid.uuid4().hex[:8]}-", dir=base))
-    try:
+    """Save everything to a local temporary folder, claim the next version, upload, then write the card."""
+    with tempfile.TemporaryDirectory(prefix="serflow-register-") as tmp:
+        staging = Path(tmp)
         estimator.save(staging)
         if guard is not None:
             guard.save(staging)
         metrics.to_parquet(staging / "metrics.parquet", index=False)
         if confusion_png:
             shutil.copy(confusion_png, staging / "confusion.png")
-        while True:  # claim the next free version number; rename fails if another run took it
-            existing = versions(store, name)
-            version = f"v{int(existing[-1][1:]) + 1 if existing else 1:04d}"
-            full = {**card, "name": name, "version": version, "code_version": code_version(),
-                    "created_at": datetime.now(UTC).isoformat()}
-            (staging / "model_card.json").write_text(json.dumps(full, indent=2, default=str))
-            try:
-                staging.rename(base / version)
-                return ModelRef(name, version, base / version)
-            except OSError:
-                if not (base / version).exists():
-                    raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        version = _claim(store, name)
+        ref = ModelRef(store, name, version)
+        for file in sorted(p for p in staging.rglob("*") if p.is_file()):
+            store.write_bytes(file.read_bytes(), f"models/{name}/{version}/{file.relative_to(staging).as_posix()}")
+        full = {**card, "name": name, "version": version, "code_version": code_version(),
+                "created_at": datetime.now(UTC).isoformat()}
+        store.write_json(full, f"models/{name}/{version}/{CARD}")
+        return ref
 
 
 def champion(store: Store, name: str) -> str | None:
-    path = _folder(store, name) / "champion.json"
-    return json.loads(path.read_text())["version"] if path.exists() else None
+    path = f"{_folder(store, name)}/champion.json"
+    return json.loads(store.fs.cat(path))["version"] if store.fs.exists(path) else None
 
 
 def promote(store: Store, name: str, version: str) -> ModelRef:
     """Make VERSION the champion that `predict` and `score-calls` use by default."""
     ref = resolve(store, f"{name}:{version}")
-    path = _folder(store, name) / "champion.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"version": ref.version, "promoted_at": datetime.now(UTC).isoformat()}))
-    tmp.replace(path)
+    store.write_json({"version": ref.version, "promoted_at": datetime.now(UTC).isoformat()},
+                     f"models/{name}/champion.json")
     return ref
 
 
 def names(store: Store) -> list[str]:
     """Models with at least one registered version."""
-    root = _root(store)
-    return [p.name for p in sorted(root.iterdir()) if versions(store, p.name)] if root.is_dir() else []
+    return [n for n in _children(store, _root(store)) if versions(store, n)]
 
 
 def default_model(store: Store) -> str:
     """The model used when none is named: the most recently promoted, else the only one registered."""
-    promoted = sorted((json.loads(p.read_text())["promoted_at"], p.parent.name)
-                      for p in _root(store).glob("*/champion.json")) if _root(store).is_dir() else []
+    promoted = sorted((json.loads(store.fs.cat(f"{_root(store)}/{n}/champion.json"))["promoted_at"], n)
+                      for n in _children(store, _root(store)) if store.fs.exists(f"{_root(store)}/{n}/champion.json"))
     if promoted:
         return promoted[-1][1]
     registered = names(store)
@@ -153,7 +189,7 @@ def resolve(store: Store, spec: str | None) -> ModelRef:
     version = version or champion(store, name) or available[-1]
     if version not in available:
         raise RegistryError(f"model {name!r} has no version {version!r}; its versions: {available}")
-    return ModelRef(name, version, _folder(store, name) / version)
+    return ModelRef(store, name, version)
 
 
 def load(ref: ModelRef) -> Estimator:
@@ -170,9 +206,8 @@ def load(ref: ModelRef) -> Estimator:
 def list_models(store: Store) -> pd.DataFrame:
     """One row per registered version with its pooled metrics."""
     rows = []
-    root = _root(store)
-    for folder in sorted(root.glob("*/v*")) if root.is_dir() else []:
-        card = ModelRef(folder.parent.name, folder.name, folder).card
+    for name, version in ((n, v) for n in names(store) for v in versions(store, n)):
+        card = ModelRef(store, name, version).card
         pooled = card.get("metrics", {}).get("pooled", {})
         rows.append({"name": card["name"], "version": card["version"],
                      "champion": champion(store, card["name"]) == card["version"], "model": card["model"],

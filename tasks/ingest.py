@@ -221,5 +221,5 @@ def publish_manifest(store: Store, corpus: str, utterances: pd.DataFrame, quaran
     return IngestSummary(
         corpus=corpus, accepted=len(utterances), quarantined=dict(Counter(quarantine["reason"])),
         emotions=dict(Counter(utterances["emotion"])), speakers=utterances["speaker_id"].nunique(),
-        validation_report=report, contract_passed=result.success,
+        validation_report=store.url_of(report), contract_passed=result.success,
     )

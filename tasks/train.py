@@ -54,7 +54,7 @@ class TrainSummary:
     @classmethod
     def of(cls, ref: registry.ModelRef, plan: CVPlan, results: list[FoldResult], classes: list[str]) -> TrainSummary:
         card = ref.card
-        return cls(ref.name, ref.version, str(ref.folder), plan.label, metrics_table(results, classes, plan.label)[0],
+        return cls(ref.name, ref.version, ref.url, plan.label, metrics_table(results, classes, plan.label)[0],
                    card["calibration"], card["domain_guard"])
 
     def lines(self) -> list[str]:

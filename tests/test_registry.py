@@ -37,7 +37,6 @@ def test_versions_count_up_and_newest_is_served_until_promoted(trained, tmp_path
     assert registry.resolve(store, "ser:v0002").version == "v0002"
     listed = registry.list_models(store)
     assert listed[["version", "champion"]].values.tolist() == [["v0001", True], ["v0002", False]]
-    assert not list((tmp_path / "models" / "ser").glob(".staging-*"))
 
 
 def test_loaded_version_predicts_like_the_trained_one(trained, tmp_path):
@@ -56,24 +55,29 @@ def test_unknown_names_and_versions_say_what_exists(trained, tmp_path):
         registry.resolve(store, "other")
     with pytest.raises(RegistryError, match="versions: \\['v0001'\\]"):
         registry.promote(store, "ser", "v0009")
-    (tmp_path / "models" / "killed" / ".staging-0123abcd-x").mkdir(parents=True)  # a first train, killed
+    (tmp_path / "models" / "killed" / "v0001").mkdir(parents=True)  # a first train, killed after its claim
+    (tmp_path / "models" / "killed" / "v0001" / ".claim").write_text("{}")
     with pytest.raises(RegistryError, match=r"no version 'v0001' of model 'killed' .* with versions: \['ser'\]$"):
         registry.resolve(store, "killed:v0001")
 
 
-def test_registry_refuses_a_remote_store():
-    with pytest.raises(RegistryError, match="local store"):
-        registry.versions(Store("memory://bucket/store"), "ser")
-
-
-def test_staging_left_by_a_killed_run_is_removed_at_the_next_register(trained, tmp_path):
-    import os
-
+def test_a_version_whose_card_never_landed_stays_invisible_and_its_number_is_skipped(trained, tmp_path):
     store, (est, _) = Store(str(tmp_path)), trained
-    base = tmp_path / "models" / "ser"
-    old, recent = base / ".staging-dead1234-x", base / ".staging-live5678-y"
-    for folder in (old, recent):
-        folder.mkdir(parents=True)
-    os.utime(old, (1, 1))
-    register(store, est)
-    assert not old.exists() and recent.exists()
+    dead = tmp_path / "models" / "ser" / "v0001"
+    dead.mkdir(parents=True)
+    (dead / ".claim").write_text("{}")
+    (dead / "weights.skops").write_bytes(b"half an upload")
+    assert registry.versions(store, "ser") == [] and registry.list_models(store).empty
+    assert register(store, est).version == "v0002" and registry.versions(store, "ser") == ["v0002"]
+
+
+def test_registry_on_an_fsspec_url_serves_a_cached_copy(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("SERFLOW_MODEL_CACHE", str(tmp_path / "cache"))
+    store, (est, test) = Store(f"memory://registry-{tmp_path.name}/store"), trained
+    assert [register(store, est).version for _ in range(2)] == ["v0001", "v0002"]
+    registry.promote(store, "ser", "v0001")
+    ref = registry.resolve(store, None)
+    assert ref.version == "v0001" and ref.url.startswith("memory://")
+    assert ref.folder.is_relative_to(tmp_path / "cache") and (ref.folder / "model_card.json").exists()
+    assert np.allclose(registry.load(ref).predict_proba(test), est.predict_proba(test), atol=1e-6)
+    assert registry.list_models(store)["champion"].tolist() == [True, False]

@@ -86,9 +86,17 @@ class Store:
     def path(self, *parts: str) -> str:
         return str(PurePosixPath(self.root, *parts))
 
+    def url_of(self, path: str) -> str:
+        """What to show a user for a path of this store: the path itself locally, else its full URL."""
+        return path if self.is_local else self.fs.unstrip_protocol(path)
+
     def write_bytes(self, data: bytes, relpath: str) -> str:
-        """Write to a hidden temporary name beside the target, then rename over it."""
+        """Write to a hidden temporary name beside the target, then rename over it; on object storage a
+        single PUT, which is all-or-nothing already (a rename there is a copy and a delete)."""
         target = self.path(relpath)
+        if not self.is_local:
+            self.fs.pipe_file(target, data)
+            return target
         parent = str(PurePosixPath(target).parent)
         self.fs.makedirs(parent, exist_ok=True)
         tmp = str(PurePosixPath(parent, f".{PurePosixPath(target).name}.{uuid.uuid4().hex}.tmp"))
