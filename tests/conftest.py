@@ -1,6 +1,12 @@
 """Shared fixtures: one Prefect test server per session, synthetic audio made on the spot."""
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +31,67 @@ def dask_address(prefect_server: str) -> str:
 
     with standing_cluster(2, prefect_server) as cluster:
         yield cluster.scheduler_address
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory) -> str:
+    """moto's standalone S3 server on a free loopback port, and the AWS settings every process inherits."""
+    pytest.importorskip("s3fs", reason="s3fs is not installed (make test installs it)")
+    port, log = _free_port(), tmp_path_factory.mktemp("moto") / "server.log"
+    # a log file, not a pipe: moto logs every request, and an unread pipe would stall the server once full
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            break
+        except OSError:
+            if server.poll() is not None:
+                pytest.skip(f"moto's S3 server did not start: {log.read_text()[-300:]}")
+            time.sleep(0.1)
+    settings = {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1"}
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    yield url
+    for k, v in saved.items():
+        os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture(scope="session")
+def separate_cluster(s3_endpoint, prefect_server, tmp_path_factory):
+    """`dask scheduler` and two `dask worker` programs, started as they would be on separate machines."""
+    folder = tmp_path_factory.mktemp("dask")
+    scheduler_file = folder / "scheduler.json"
+    env = {**os.environ, "PREFECT_API_URL": prefect_server}
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(scheduler_file)], env=env, cwd=folder,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    while not scheduler_file.exists():
+        if procs[0].poll() is not None:
+            pytest.fail("`dask scheduler` exited before writing its scheduler file")
+        time.sleep(0.1)
+    procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file),
+                                "--nthreads", "1", "--no-dashboard", "--name", f"w{i}", "--no-nanny"],
+                               env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+              for i in (1, 2)]
+    from distributed import Client
+
+    with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
+        client.wait_for_workers(2, timeout=120)
+        yield client, {f"w{i}": procs[i] for i in (1, 2)}
+    for proc in reversed(procs):
+        proc.terminate()
+        proc.wait(30)
 
 
 @pytest.fixture(scope="session")

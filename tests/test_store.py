@@ -68,3 +68,61 @@ def test_ingest_and_registry_refuse_escaping_names(tmp_path, small_corpus):
     assert not any(tmp_path.rglob("*.parquet"))
     with pytest.raises(InvalidName):
         registry.versions(Store(str(store)), "../../m")
+
+
+def test_whole_chain_on_s3_with_a_separate_cluster_survives_a_killed_worker(separate_cluster, small_corpus,
+                                                                             tmp_path):
+    """ingest → features → train → score-calls with the store and the inbox on moto's S3 server, batches on a
+    separately started scheduler and workers, one worker SIGKILLed mid-run; analysts then read the tables."""
+    import signal
+    import threading
+    import time
+    import uuid
+
+    import duckdb
+    import pyarrow.dataset as ds
+    import s3fs
+
+    from flows.features import build_features
+    from flows.ingest import ingest_corpus
+    from flows.score import score_calls
+    from flows.train import train_model
+    from tasks.lib.synth import synth_calls
+
+    client, workers = separate_cluster
+    address, bucket = client.scheduler.address, f"serflow-{uuid.uuid4().hex[:8]}"
+    store, inbox = f"s3://{bucket}/store", f"s3://{bucket}/inbox"
+    fs = s3fs.S3FileSystem()
+    call_ids = sorted({label["call_id"] for label in synth_calls(tmp_path / "calls", n_calls=6, turns=4)})
+    fs.mkdir(bucket)
+    fs.put(f"{tmp_path / 'calls'}/", f"{bucket}/inbox/", recursive=True)
+
+    ingest_corpus(kind="ravdess", path=str(small_corpus), name="syn", store=store)
+    build_features(feature_set="functionals", corpus=["syn"], store=store, dask_address=address)
+    train_model(model="svm", corpus=["syn"], cv="holdout:syn:04", store=store, name="ser", dask_address=address)
+
+    def kill_w2_once_it_works() -> None:  # SIGKILL the second worker while it holds a score-call batch
+        deadline = time.monotonic() + 120
+        while not any(client.processing(workers=["w2"]).values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers["w2"].send_signal(signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_w2_once_it_works, daemon=True)
+    killer.start()
+    summary = score_calls(inbox=inbox, model="ser", store=store, dask_address=address, batch_size=1)
+    killer.join(timeout=1)
+    assert workers["w2"].poll() == -signal.SIGKILL, "the worker was not killed mid-run"
+    assert summary.scored == len(call_ids) and summary.rejected == 0
+
+    con = duckdb.connect()
+    con.register_filesystem(fs)  # DuckDB reads S3 through fsspec: its httpfs extension would need a download
+    per_call = con.sql(f"select call_id, count(*) as n, count(distinct channel) as channels from "
+                       f"read_parquet('{store}/results/calls/**/*.parquet', hive_partitioning=true) "
+                       "group by call_id").fetchall()
+    assert sorted(c for c, _, _ in per_call) == call_ids
+    assert all(n == channels for _, n, channels in per_call), "a call has a duplicated row set"
+    segments = ds.dataset(f"{bucket}/store/results/segments", filesystem=fs, format="parquet",
+                          partitioning="hive").to_table().to_pandas()
+    assert len(segments) > 0 and not segments.duplicated(["call_id", "channel", "segment_index"]).any()
+    ledger = con.sql(f"select call_id from read_parquet('{store}/results/ledger/**/*.parquet')").fetchall()
+    assert sorted(c for (c,) in ledger) == call_ids, "one ledger entry per call"

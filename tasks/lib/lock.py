@@ -37,18 +37,12 @@ def _alive(holder: dict) -> bool:
 
 
 def _create(store: Store, path: str, text: str) -> bool:
-    """Create the lock file if absent; exclusive on a local store, check-then-write on object storage."""
-    if store.is_local:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            return False
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        return True
-    if store.fs.exists(path):
+    """Create the lock file if absent, exclusively: O_EXCL locally, a conditional PUT (If-None-Match) on S3."""
+    try:
+        with store.fs.open(path, "xb") as fh:
+            fh.write(text.encode())
+    except FileExistsError:
         return False
-    store.fs.pipe(path, text.encode())
     return True
 
 
