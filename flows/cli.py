@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from flows.settings import apply_settings, without_heartbeats
 
@@ -109,6 +110,11 @@ def check_features(args: argparse.Namespace) -> None:
         raise UserError(str(exc)) from exc
 
 
+def _cluster_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The --workers, --dask-address and --dashboard options, as flow parameters."""
+    return {"workers": args.workers, "dask_address": args.dask_address, "dashboard": args.dashboard}
+
+
 def cmd_features(args: argparse.Namespace) -> None:
     from flows.features import build_features
 
@@ -116,8 +122,7 @@ def cmd_features(args: argparse.Namespace) -> None:
     for feature_set in _csv(args.feature_set):
         _print_lines(build_features(feature_set=feature_set, corpus=_csv(args.corpus), augment=args.augment,
                                     augment_speakers=_csv(args.augment_speakers), store=args.store,
-                                    workers=args.workers, dask_address=args.dask_address, show_progress=True,
-                                    **batch))
+                                    show_progress=True, **batch, **_cluster_args(args)))
 
 
 def check_train(args: argparse.Namespace) -> None:
@@ -141,8 +146,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     _print_lines(train_model(model=args.model, corpus=_csv(args.corpus), feature_set=args.feature_set, cv=args.cv,
                              augment=args.augment, labels=args.labels, store=args.store, seed=args.seed,
                              members=_csv(args.members), name=args.name, max_epochs=args.max_epochs,
-                             workers=args.workers, dask_address=args.dask_address, speaker_norm=args.speaker_norm,
-                             show_progress=True))
+                             speaker_norm=args.speaker_norm, show_progress=True, **_cluster_args(args)))
 
 
 def cmd_models(args: argparse.Namespace) -> None:
@@ -200,8 +204,8 @@ def check_model(args: argparse.Namespace) -> None:
 def cmd_score_calls(args: argparse.Namespace) -> None:
     from flows.score import score_calls
 
-    _print_lines(score_calls(inbox=args.inbox, model=args.model, store=args.store, workers=args.workers,
-                             dask_address=args.dask_address, batch_size=args.batch_size, show_progress=True))
+    _print_lines(score_calls(inbox=args.inbox, model=args.model, store=args.store, batch_size=args.batch_size,
+                             show_progress=True, **_cluster_args(args)))
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -236,6 +240,8 @@ def shared_parents() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     dask = argparse.ArgumentParser(add_help=False)
     dask.add_argument("--workers", type=int, help="LocalCluster worker processes (default: CPU count)")
     dask.add_argument("--dask-address", help="an existing dask.distributed scheduler, e.g. tcp://host:8786")
+    dask.add_argument("--dashboard", nargs="?", const=":8787", metavar="[HOST]:PORT",
+                      help="serve the LocalCluster's Dask dashboard (default :8787; off unless given)")
     return store, dask
 
 

@@ -20,7 +20,7 @@ from prefect_dask import DaskTaskRunner
 #   threshold: each spectrogram-sized array becomes a fresh mmap with page faults; workers keep glibc's
 #   defaults instead.
 # - Dask's own monitoring (stack sampling, a fast event-loop tick, the system monitor) shares the cores
-#   with the work and feeds only the dashboard, which serflow does not serve.
+#   with the work and feeds only the dashboard, which serflow serves only when asked (`--dashboard`).
 # - The scheduler hands a worker its next batch only when the worker is free, so a small last batch never
 #   waits behind a big one while another worker idles: batches go out biggest first.
 # Measured effects are in docs/benchmarks.md.
@@ -35,10 +35,12 @@ LOCAL_CLUSTER_CONFIG = {
 
 @dataclass(frozen=True)
 class Cluster:
-    """Where batches run: a LocalCluster of `workers` processes, or the scheduler at `dask_address`."""
+    """Where batches run: a LocalCluster of `workers` processes, or the scheduler at `dask_address`;
+    `dashboard` ("host:port", ":0" for any free port) serves the LocalCluster's Dask dashboard."""
 
     workers: int | None = None
     dask_address: str | None = None
+    dashboard: str | None = None
 
     def parallelism(self) -> int:
         """Worker threads the fan-out will have, so plans can cut a few batches per worker."""
@@ -53,28 +55,36 @@ class Cluster:
     def task_runner(self) -> Iterator[DaskTaskRunner]:
         """An existing scheduler when given, else a LocalCluster reporting to this run's Prefect server."""
         logging.getLogger("distributed").setLevel(logging.WARNING)
-        # serflow serves no Dask dashboard (its port is only bound), and at the end of a run the nanny kills
-        # workers slower than 4 s to exit, as designed: neither line is something a user can act on.
+        # Without --dashboard no Dask dashboard is served (its port is only bound), and at the end of a run the
+        # nanny kills workers slower than 4 s to exit, as designed: neither line is something a user can act on.
         logging.getLogger("prefect.task_runner.dask").setLevel(logging.WARNING)
         logging.getLogger("distributed.nanny").setLevel(logging.ERROR)
         if self.dask_address:
             with DaskTaskRunner(address=self.dask_address) as runner:
+                self._announce_dashboard(runner)
                 yield runner
             return
         with get_client(sync_client=True) as client:
             api_url = str(client.api_url)
-        with dask.config.set(LOCAL_CLUSTER_CONFIG), \
-                DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(self.workers, api_url)) as runner:
+        kwargs = local_cluster_kwargs(self.workers, api_url, self.dashboard)
+        with dask.config.set(LOCAL_CLUSTER_CONFIG), DaskTaskRunner(cluster_kwargs=kwargs) as runner:
+            self._announce_dashboard(runner)
             yield runner
 
+    def _announce_dashboard(self, runner: DaskTaskRunner) -> None:
+        """Say where the dashboard is, when one was asked for (a scheduler started elsewhere serves its own)."""
+        if self.dashboard is not None and runner.client.dashboard_link:
+            get_run_logger().info("Dask dashboard: %s", runner.client.dashboard_link)
 
-def local_cluster_kwargs(workers: int | None, api_url: str) -> dict[str, Any]:
+
+def local_cluster_kwargs(workers: int | None, api_url: str, dashboard: str | None = None) -> dict[str, Any]:
     """Single-threaded worker processes that report task runs to the Prefect server at api_url
     (without it each worker process would start a temporary server of its own)."""
     # The scheduler's HTTP server (health and metrics routes) starts even without a dashboard, on 8787 unless
     # told otherwise, so a second cluster on the machine warned that the port was taken: take a free one.
     return {"n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True,
-            "dashboard_address": ":0", "silence_logs": logging.WARNING,
+            "dashboard_address": dashboard or ":0", "scheduler_kwargs": {"dashboard": dashboard is not None},
+            "silence_logs": logging.WARNING,
             "env": {"PREFECT_API_URL": api_url}}
 
 

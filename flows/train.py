@@ -24,7 +24,7 @@ def train_model(model: str, corpus: list[str], feature_set: str | None = None, c
                 augment: list[str] | None = None, labels: str | None = None, store: str | None = None,
                 seed: int = 0, members: list[str] | None = None, name: str | None = None,
                 max_epochs: int | None = None, workers: int | None = None,
-                dask_address: str | None = None, speaker_norm: bool = False,
+                dask_address: str | None = None, dashboard: str | None = None, speaker_norm: bool = False,
                 show_progress: bool = False) -> TrainSummary:
     """Cross-validate speaker-independently, retrain on all speakers, register the version."""
     handle = Store.open(store)
@@ -34,7 +34,8 @@ def train_model(model: str, corpus: list[str], feature_set: str | None = None, c
     for fs in feature_sets:  # training filters augmented copies per fold, so every speaker may have them
         build_features(feature_set=fs, corpus=corpus, augment=augment or [],
                        augment_speakers=["all"] if augment else None, store=handle.url,
-                       workers=workers, dask_address=dask_address, show_progress=show_progress)
+                       workers=workers, dask_address=dask_address, dashboard=dashboard,
+                       show_progress=show_progress)
     request = TrainRequest(model, feature_sets, feature_set, tuple(corpus), cv, label_map, tuple(augment or []),
                            handle, seed, tuple(members or DEFAULT_MEMBERS), name, max_epochs, speaker_norm)
     plan, classes = plan_cv(request)

@@ -8,12 +8,26 @@ from ser_models.data import FeatureData, class_list
 from tests.conftest import CHANCE, split
 
 
+@pytest.fixture(scope="module")
+def fitted(data):
+    """fitted(model) -> (estimator, fit info), each model trained once per module (logreg's inner CV is slow)."""
+    train, _ = split(data)
+    cache = {}
+
+    def fit(model: str):
+        if model not in cache:
+            est = build_estimator(model, max_epochs=25)
+            cache[model] = est, est.fit(train, None, class_list(data.rows["emotion"]))
+        return cache[model]
+
+    return fit
+
+
 @pytest.mark.parametrize("model", ["mlp", "svm", "svm_linear", "logreg", "rf", "cnn", "cl", "ensemble"])
-def test_model_learns_unseen_speaker_and_round_trips(model, data, tmp_path):
-    train, test = split(data)
+def test_model_learns_unseen_speaker_and_round_trips(model, data, fitted, tmp_path):
+    _, test = split(data)
     classes = class_list(data.rows["emotion"])
-    est = build_estimator(model, max_epochs=25)
-    est.fit(train, None, classes)
+    est, _ = fitted(model)
     proba = est.predict_proba(test)
     assert proba.shape == (30, 8) and np.allclose(proba.sum(1), 1, atol=1e-4)
     ua = balanced_accuracy_score(est.labels(test), proba.argmax(1))
@@ -23,12 +37,11 @@ def test_model_learns_unseen_speaker_and_round_trips(model, data, tmp_path):
     assert np.allclose(loaded.predict_proba(test), proba, atol=1e-5)
 
 
-def test_logreg_picks_C_on_speaker_grouped_inner_folds(data):
+def test_logreg_picks_C_on_speaker_grouped_inner_folds(data, fitted):
     from ser_models.classic import LogRegConfig
 
     train, _ = split(data)
-    est = build_estimator("logreg")
-    info = est.fit(train, None, class_list(data.rows["emotion"]))
+    est, info = fitted("logreg")
     speakers = train.rows["speaker_id"].to_numpy()
     folds = est.pipeline.named_steps["logisticregressioncv"].cv
     assert info["chosen_C"] in LogRegConfig().Cs and len(folds) == 3

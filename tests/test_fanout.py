@@ -30,3 +30,21 @@ def fan_out_flow(values: list[int], dask_address: str) -> list[int]:
 def test_every_parameter_set_runs_once(dask_address):
     assert fan_out_flow([1, 2, 3, 4, 5], dask_address) == [2, 4, 6, 8, 10]
     assert fan_out_flow([], dask_address) == []
+
+
+@flow(name="dashboard-test")
+def dashboard_status(dashboard: str | None) -> int:
+    """The HTTP status of the LocalCluster's dashboard page while the run's task runner is up."""
+    import urllib.error
+    import urllib.request
+
+    with Cluster(workers=1, dashboard=dashboard).task_runner() as runner:
+        try:
+            return urllib.request.urlopen(runner.client.dashboard_link, timeout=30).status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+
+def test_dashboard_is_served_only_when_asked_for():
+    assert dashboard_status("127.0.0.1:0") == 200
+    assert dashboard_status(None) == 404

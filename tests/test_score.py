@@ -159,9 +159,11 @@ def test_served_deployment_end_to_end(store, inbox, tmp_path):
         served = subprocess.Popen([sys.executable, "deployments/serve.py", "--inbox", str(root), "--store", str(e2e_store),
                                    "--model", "ser", "--cron", ""], env=env, stdout=logs, stderr=subprocess.STDOUT,
                                   cwd=Path(__file__).resolve().parents[1])
-        wait_until(lambda: "score-calls/score-calls" in subprocess.run([*prefect, "deployment", "ls"], env=env,
-                                                                       capture_output=True, text=True).stdout,
-                   120, "the served deployments")
+        def served_deployments() -> set[str]:  # the API, not `prefect deployment ls`: each CLI start costs seconds
+            found = httpx.post(f"http://127.0.0.1:{port}/api/deployments/filter", json={}, timeout=10).json()
+            return {d["name"] for d in found}
+
+        wait_until(lambda: "score-calls" in served_deployments(), 120, "the served deployments")
         run = subprocess.run([*prefect, "deployment", "run", "score-calls/score-calls", "--param", "workers=1",
                               "--watch", "--watch-timeout", "300"], env=env, capture_output=True, text=True, timeout=360)
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
