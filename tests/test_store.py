@@ -70,8 +70,7 @@ def test_ingest_and_registry_refuse_escaping_names(tmp_path, small_corpus):
         registry.versions(Store(str(store)), "../../m")
 
 
-def test_whole_chain_on_s3_with_a_separate_cluster_survives_a_killed_worker(separate_cluster, small_corpus,
-                                                                             tmp_path):
+def test_whole_chain_on_s3_with_a_separate_cluster_survives_a_killed_worker(separate_cluster, tmp_path):
     """ingest → features → train → score-calls with the store and the inbox on moto's S3 server, batches on a
     separately started scheduler and workers, one worker SIGKILLed mid-run; analysts then read the tables."""
     import signal
@@ -87,7 +86,7 @@ def test_whole_chain_on_s3_with_a_separate_cluster_survives_a_killed_worker(sepa
     from flows.ingest import ingest_corpus
     from flows.score import score_calls
     from flows.train import train_model
-    from tasks.lib.synth import synth_calls
+    from tasks.lib.synth import synth_calls, synth_corpus
 
     client, workers = separate_cluster
     address, bucket = client.scheduler.address, f"serflow-{uuid.uuid4().hex[:8]}"
@@ -97,9 +96,10 @@ def test_whole_chain_on_s3_with_a_separate_cluster_survives_a_killed_worker(sepa
     fs.mkdir(bucket)
     fs.put(f"{tmp_path / 'calls'}/", f"{bucket}/inbox/", recursive=True)
 
-    ingest_corpus(kind="ravdess", path=str(small_corpus), name="syn", store=store)
+    synth_corpus(tmp_path / "corpus", n_speakers=3, emotions=("happy", "sad", "angry"), repetitions=1)
+    ingest_corpus(kind="ravdess", path=str(tmp_path / "corpus"), name="syn", store=store)
     build_features(feature_set="functionals", corpus=["syn"], store=store, dask_address=address)
-    train_model(model="svm", corpus=["syn"], cv="holdout:syn:04", store=store, name="ser", dask_address=address)
+    train_model(model="svm", corpus=["syn"], cv="holdout:syn:03", store=store, name="ser", dask_address=address)
 
     def kill_w2_once_it_works() -> None:  # SIGKILL the second worker while it holds a score-call batch
         deadline = time.monotonic() + 120
