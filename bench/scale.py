@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--distinct-calls", type=int, default=100)
     parser.add_argument("--corpora", type=int, default=7, help="synthetic corpora of 1440 clips each")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32, help="calls per score batch (the CLI's default is 4)")
     args = parser.parse_args()
 
     from distributed import Client
@@ -156,13 +157,13 @@ def main() -> None:
 
         def score() -> Any:
             return score_calls(inbox=f"{tmp}/inbox", model="scale", store=store, dask_address=address,
-                               return_state=True)
+                               batch_size=args.batch_size, return_state=True)
 
         first, _ = measured("score", score, "score-call-batch", args.workers, sampler)
         result["score"] = {**first, "x_realtime": round(audio_s / first["wall_s"], 1)}
         result["rescore_unchanged"], _ = measured("rescore", score, "score-call-batch", args.workers, sampler)
     result["command"] = (f"python bench/scale.py --calls {args.calls} --distinct-calls {args.distinct_calls} "
-                         f"--corpora {args.corpora} --workers {args.workers}")
+                         f"--corpora {args.corpora} --workers {args.workers} --batch-size {args.batch_size}")
     print(json.dumps(result, indent=2))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

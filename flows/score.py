@@ -31,7 +31,7 @@ def score_calls(inbox: str, model: str | None = None, store: str | None = None, 
         outcomes = fan_out(FanOut(score_batch, plan.parameter_sets(handle, cfg), plan.sizes, "score-calls", "call"),
                            cluster, show_progress)
     seconds = time.perf_counter() - start
-    summary = ScoreSummary.of(plan, outcomes, seconds, write_day_report(handle, plan.model_spec, plan.call_ids))
+    summary = ScoreSummary.of(plan, outcomes, seconds, write_day_report(handle, plan.model_spec))
     publish_score_artifacts(summary, handle)
     get_run_logger().info("\n".join(summary.lines()))
     return summary

@@ -12,6 +12,6 @@ from tasks.lib.store import Store
 
 # Object storage can fail transiently; a retry rewrites the same files atomically.
 @task(name="write-day-report", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2), cache_policy=NO_CACHE)
-def write_day_report(store: Store, model: str, call_ids: list[str]) -> str:
-    """Today's overview page and the pages of the calls this run scored; returns the overview's path."""
-    return store.url_of(write_report(store, today(), model, call_ids))
+def write_day_report(store: Store, model: str) -> str:
+    """Today's overview page (each score batch wrote its calls' pages); returns the overview's path."""
+    return store.url_of(write_report(store, today(), model, call_pages=False))

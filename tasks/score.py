@@ -24,7 +24,9 @@ from data_contracts.reasons import Reason
 from ser_models.domain import collapse_warning
 from ser_models.inference import LoadedModel, features_of, load_model
 from tasks.lib.audio import AUDIO_EXTENSIONS, TARGET_SR, AudioDecodeError, iter_blocks
+from tasks.lib.day import today
 from tasks.lib.inbox import CallFile, call_key, file_sha256, list_inbox, pending_calls
+from tasks.lib.report import write_call_pages
 from tasks.lib.segments import ChannelScores, segment_rows, summarize
 from tasks.lib.store import Store
 from tasks.lib.tables import read_ledger
@@ -253,7 +255,7 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
     """Score, write, then commit the batch to the ledger; superseded files go last, so a crash never duplicates."""
     model = cached_model(store, model_spec)
     seconds: dict[str, float] = defaultdict(float)
-    ledger_rows, scored, rejected, segments, audio_s, emotions = [], 0, 0, 0, 0.0, []
+    ledger_rows, scored, rejected, segments, audio_s, emotions, pages = [], 0, 0, 0, 0.0, [], ([], [])
     for call in calls:
         outcome = guarded_score_call(call, model, cfg)
         tick = time.perf_counter()
@@ -271,6 +273,11 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
         segments += len(outcome.segments)
         emotions += [s["emotion"] for s in outcome.segments]
         audio_s += outcome.audio_s
+        pages[0].extend(outcome.summaries)
+        pages[1].extend(outcome.segments)
+    if pages[0]:  # drawn here, in parallel, from rows in hand; before the commit, so a retry redraws them
+        write_call_pages(store, today(), f"{model.ref.name}:{model.ref.version}", pd.DataFrame(pages[0]),
+                         pd.DataFrame(pages[1], columns=schemas.SEGMENTS_TABLE.schema.names))
     missing = [f for row in ledger_rows for f in row["result_files"] if not store.fs.exists(f)]
     if missing:  # never commit a ledger entry that points at nothing; the task's retry rewrites them
         raise RuntimeError(f"{len(missing)} result files vanished before the ledger write, e.g. {missing[0]}")

@@ -180,10 +180,16 @@ def call_page(day: DayData, call_id: str) -> bytes:
     return _page(f"call {call_id}", body)
 
 
-def write_report(store: Store, date: str, model: str | None = None, call_ids: list[str] | None = None) -> str:
-    """Write reports/DATE/index.html and a page per call (only CALL_IDS' pages when given); return the index path."""
-    day = DayData.load(store, date, model)
-    wanted = day.calls["call_id"].unique() if call_ids is None else set(call_ids) & set(day.calls["call_id"])
-    for call_id in wanted:
+def write_call_pages(store: Store, date: str, model: str, calls: pd.DataFrame, segments: pd.DataFrame) -> None:
+    """The page of every call in CALLS (channel rows of one model version), drawn from the rows given."""
+    day = DayData(date, model, calls, segments, 0)
+    for call_id in calls["call_id"].unique():
         store.write_bytes(call_page(day, call_id), f"reports/{date}/calls/{call_file(call_id)}")
+
+
+def write_report(store: Store, date: str, model: str | None = None, call_pages: bool = True) -> str:
+    """Write reports/DATE/index.html, and every call's page unless told not to; return the index path."""
+    day = DayData.load(store, date, model)
+    if call_pages:
+        write_call_pages(store, date, day.model, day.calls, day.segments)
     return store.write_bytes(day_page(day), f"reports/{date}/index.html")
