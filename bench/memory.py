@@ -1,12 +1,14 @@
-"""Peak memory of scoring one awkward call: 10 minutes of 96 kHz 6-channel audio (target: <= 1.5 GB RSS).
+"""Peak memory of scoring one awkward call: by default 10 minutes of 96 kHz 6-channel audio (target: <= 1.5 GB RSS).
 
 Scores the call with tasks.score.score_call in a fresh process (no Prefect, no Dask) using the demo model, and
 reports that process's peak resident set size. Needs `make demo` first (for the `demo` model).
 
-  .venv/bin/python bench/memory.py
+  .venv/bin/python bench/memory.py [--minutes 10 --rate 96000 --channels 6]
+  .venv/bin/python bench/memory.py --minutes 120 --rate 8000 --channels 2      # a 2-hour stereo telephone call
 """
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import subprocess
@@ -46,18 +48,25 @@ def write_call(path: Path, minutes: float = 10.0, sr: int = 96_000, channels: in
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--rate", type=int, default=96_000)
+    parser.add_argument("--channels", type=int, default=6)
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         inbox = Path(tmp) / "inbox"
         inbox.mkdir()
-        write_call(inbox / "call-96k-6ch.wav")
+        write_call(inbox / "call.wav", args.minutes, args.rate, args.channels)
         start = time.perf_counter()
         code = SCORE.format(root=str(ROOT), inbox=str(inbox), store=str(ROOT / "serflow-store"))
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         report = json.loads(out.stdout.strip().splitlines()[-1])
-    report.update({"call": "10 min, 96 kHz, 6 channels, PCM_16", "seconds": round(time.perf_counter() - start, 1),
+    report.update({"call": f"{args.minutes:g} min, {args.rate} Hz, {args.channels} channels, PCM_16", "seconds": round(time.perf_counter() - start, 1),
                    "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                    "bench_process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    default = (args.minutes, args.rate, args.channels) == (10.0, 96_000, 6)
+    path = RESULTS if default else RESULTS.with_name(f"memory-{args.minutes:g}min-{args.rate}hz-{args.channels}ch.json")
+    path.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 
