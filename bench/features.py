@@ -5,7 +5,8 @@
            workers are; and in two such processes over halves of the files: this machine's 2-core ceiling
   serflow  build-features `functionals` (~1.7k features/file, augmentation-ready, contract-checked,
            written to the Parquet store) on an existing Dask scheduler with 1 and with 2 warm workers,
-           plus a cold run that starts its own LocalCluster (2 workers) inside the flow. These read the
+           plus a cold run that starts its own LocalCluster (2 workers) inside the flow, and the whole
+           `serflow features --workers 2` command from a shell, timed as a user would. These read the
            decoded audio that ingestion keeps (the default); the `nocache` row runs on a store ingested
            with --no-audio-cache, so every file is decoded again. Both ingestions are timed too.
 
@@ -139,6 +140,21 @@ def serflow_run(store: str, api_url: str, workers: int | None = None, cluster: b
         return {"seconds": time.perf_counter() - start, "audio_s": summary.audio_s, "rows": summary.computed_rows}
 
 
+def cli_run(store: str, workers: int, manifest: Any) -> dict:
+    """What a user times: `serflow features` from a shell, cold (its own temporary Prefect server and
+    LocalCluster, fresh worker imports), on every ingested file."""
+    import subprocess
+
+    shutil.rmtree(Path(store) / "features", ignore_errors=True)
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    cli = [sys.executable, "-m", "flows.cli", "features", "--feature-set", "functionals", "--workers", str(workers),
+           "--store", store]
+    start = time.perf_counter()
+    subprocess.run(cli, env=env, cwd=ROOT, check=True, capture_output=True)
+    return {"seconds": time.perf_counter() - start, "audio_s": float(manifest["duration_s"].sum()),
+            "rows": len(manifest)}
+
+
 def with_steal(measure: Callable[[], dict]) -> dict:
     """Run one measurement and record the share of CPU time the hypervisor took away meanwhile
     (this VM's timings drift with it)."""
@@ -213,6 +229,7 @@ def main() -> None:
                                                                warm_paths=paths[:2]),
             "serflow_functionals_2w_cold": lambda: serflow_run(store, api_url, 2, cluster=False,
                                                                batch_size=args.batch_size),
+            "serflow_cli_2w_cold": lambda: cli_run(store, 2, manifest),
             "serflow_functionals_2w_warm_nocache": lambda: serflow_run(store_nocache, api_url, 2,
                                                                        batch_size=args.batch_size,
                                                                        warm_paths=paths[:2]),
@@ -238,6 +255,7 @@ def main() -> None:
             "serflow_2w_warm_vs_plain_1thread": round(fps["serflow_functionals_2w_warm"]
                                                       / fps["plain_loop_mfcc40_mean_1thread"], 2),
             "serflow_2w_cold_vs_plain": round(fps["serflow_functionals_2w_cold"] / fps["plain_loop_mfcc40_mean"], 2),
+            "serflow_cli_2w_cold_vs_plain": round(fps["serflow_cli_2w_cold"] / fps["plain_loop_mfcc40_mean"], 2),
             "serflow_2w_warm_nocache_vs_plain": round(fps["serflow_functionals_2w_warm_nocache"]
                                                       / fps["plain_loop_mfcc40_mean"], 2),
             "serflow_1w_to_2w_warm": round(fps["serflow_functionals_2w_warm"] / fps["serflow_functionals_1w_warm"], 2),
