@@ -30,7 +30,7 @@ from tasks.lib.report import write_call_pages
 from tasks.lib.segments import ChannelScores, segment_rows, summarize
 from tasks.lib.store import Store
 from tasks.lib.tables import read_ledger
-from tasks.lib.vad import WindowConfig, merge_regions, speech_regions, windows
+from tasks.lib.vad import WindowConfig, channel_speech_regions, merge_regions, windows
 
 STAGES = ("decode", "vad", "features", "model", "write")
 BLOCK_S = 600.0  # audio held in memory per channel at a time
@@ -174,9 +174,12 @@ def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig) -> CallOut
             out.seconds["decode"] += time.perf_counter() - tick
             n_channels, duration = block.shape[0], start_s + block.shape[1] / TARGET_SR
             peak = max(peak, float(np.abs(block).max()) if block.size else 0.0)
-            for ch, y in enumerate(block):
+            tick = time.perf_counter()
+            found = channel_speech_regions(block, cfg, start_s)
+            out.seconds["vad"] += time.perf_counter() - tick
+            for ch, (y, regions) in enumerate(zip(block, found, strict=True)):
                 scores = per_channel.setdefault(ch, ChannelScores(ch, [], [], np.zeros((0, len(model.classes)))))
-                _score_block(y, start_s, scores, model, cfg, out.seconds)
+                _score_block(y, start_s, regions, scores, model, cfg, out.seconds)
             tick = time.perf_counter()
     except AudioDecodeError as exc:
         out.reject = (str(exc.reason), str(exc))
@@ -210,10 +213,11 @@ def _sha_if_file(call: CallFile, outcome: CallOutcome) -> str | None:
     return None if outcome.reject and outcome.reject[0] == NOT_A_FILE else file_sha256(call.path)
 
 
-def _score_block(y: np.ndarray, offset_s: float, scores: ChannelScores, model: LoadedModel, cfg: WindowConfig,
-                 seconds: dict[str, float]) -> None:
+def _score_block(y: np.ndarray, offset_s: float, regions: list[tuple[float, float]], scores: ChannelScores,
+                 model: LoadedModel, cfg: WindowConfig, seconds: dict[str, float]) -> None:
+    """Windows of one channel's speech regions in a block, their features and the model's outputs."""
     tick = time.perf_counter()
-    regions = merge_regions(speech_regions(y, cfg, offset_s), cfg.merge_gap_s)
+    regions = merge_regions(regions, cfg.merge_gap_s)
     wins = windows(regions, cfg, offset_s + len(y) / TARGET_SR)
     seconds["vad"] += time.perf_counter() - tick
     scores.regions += regions

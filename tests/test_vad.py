@@ -42,6 +42,21 @@ def test_vad_rules_match_silero_and_streams_agree(tmp_path):
     assert np.mean(mask(streamed) == mask(ref)) > 0.9
 
 
+def test_one_vad_pass_over_both_channels_finds_what_each_channel_alone_finds(tmp_path):
+    """The channels of a stereo block share one ONNX batch; each channel's regions stay its own."""
+    from tasks.lib.audio import load
+    from tasks.lib.vad import channel_speech_regions, speech_regions
+
+    synth_calls(tmp_path, n_calls=1, turns=4)
+    block = load(str(tmp_path / "call000.wav"), mono=False)  # stereo: agent left, customer right
+    cfg = WindowConfig()
+    together = channel_speech_regions(block, cfg, offset_s=60.0)
+    alone = [speech_regions(y, cfg, offset_s=60.0) for y in block]
+    assert len(together) == 2 and together[0] != together[1]
+    for both, one in zip(together, alone, strict=True):
+        assert len(both) == len(one) and np.allclose(both, one, atol=1e-6)
+
+
 def test_window_config_is_validated():
     with pytest.raises(ValueError, match="min_window_s"):
         WindowConfig(min_window_s=5.0, window_s=3.0)

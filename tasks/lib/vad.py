@@ -44,23 +44,28 @@ WARMUP_FRAMES = 128  # ~4 s of the previous stream re-read so each stream's recu
 
 
 def speech_probabilities(y: np.ndarray, stream_s: float = 30.0) -> np.ndarray:
-    """Speech probability per 32 ms frame; a long block runs as parallel streams in one ONNX batch
-    (faster than one frame at a time; the recurrent state makes results depend slightly on where a stream starts)."""
-    n_frames = -(-len(y) // FRAME)
+    """Speech probability per 32 ms frame of a signal, or of each row of a (channels, samples) block.
+    Every channel, and a long block cut into streams, runs as one ONNX batch: each call costs about the same
+    for one stream as for dozens (the recurrent state makes results depend slightly on where a stream starts)."""
+    signals = np.atleast_2d(y)
+    n_frames = -(-signals.shape[1] // FRAME)
     stream_frames = int(stream_s * TARGET_SR / FRAME) if stream_s > 0 else n_frames
-    frames = np.pad(y, (0, n_frames * FRAME - len(y))).reshape(n_frames, FRAME)
     n_streams = -(-n_frames // stream_frames)
     span = stream_frames + (WARMUP_FRAMES if n_streams > 1 else 0)
-    streams = np.zeros((n_streams, span, FRAME), np.float32)
-    for k in range(n_streams):
-        lo = max(0, k * stream_frames - WARMUP_FRAMES)
-        chunk = frames[lo:(k + 1) * stream_frames]
-        streams[k, :len(chunk)] = chunk
+    streams = np.zeros((len(signals), n_streams, span, FRAME), np.float32)
+    for c, signal in enumerate(signals):
+        frames = np.pad(signal, (0, n_frames * FRAME - len(signal))).reshape(n_frames, FRAME)
+        for k in range(n_streams):
+            lo = max(0, k * stream_frames - WARMUP_FRAMES)
+            chunk = frames[lo:(k + 1) * stream_frames]
+            streams[c, k, :len(chunk)] = chunk
     model = vad_model()
     model.reset_states()
-    probs = model.audio_forward(torch.from_numpy(streams.reshape(n_streams, -1)), TARGET_SR).numpy()
-    kept = [probs[0, :stream_frames]] + [probs[k, WARMUP_FRAMES:] for k in range(1, n_streams)]
-    return np.concatenate(kept)[:n_frames]
+    batch = torch.from_numpy(streams.reshape(len(signals) * n_streams, -1))
+    probs = model.audio_forward(batch, TARGET_SR).numpy().reshape(len(signals), n_streams, -1)
+    kept = np.concatenate([probs[:, 0, :stream_frames]] + [probs[:, k, WARMUP_FRAMES:] for k in range(1, n_streams)],
+                          axis=1)[:, :n_frames]
+    return kept if y.ndim == 2 else kept[0]
 
 
 def regions_from_probabilities(probs: np.ndarray, cfg: WindowConfig, offset_s: float = 0.0) -> list[tuple[float, float]]:
@@ -88,9 +93,14 @@ def regions_from_probabilities(probs: np.ndarray, cfg: WindowConfig, offset_s: f
 
 def speech_regions(y: np.ndarray, cfg: WindowConfig, offset_s: float = 0.0) -> list[tuple[float, float]]:
     """(start_s, end_s) of speech in a 16 kHz mono block, shifted by the block's offset."""
-    if len(y) < TARGET_SR * cfg.min_speech_s:
-        return []
-    return regions_from_probabilities(speech_probabilities(y, cfg.vad_stream_s), cfg, offset_s)
+    return channel_speech_regions(y[None], cfg, offset_s)[0]
+
+
+def channel_speech_regions(block: np.ndarray, cfg: WindowConfig, offset_s: float = 0.0) -> list[list[tuple[float, float]]]:
+    """speech_regions of each channel of a (channels, samples) block, with one VAD pass for all channels."""
+    if block.shape[1] < TARGET_SR * cfg.min_speech_s:
+        return [[] for _ in block]
+    return [regions_from_probabilities(p, cfg, offset_s) for p in speech_probabilities(block, cfg.vad_stream_s)]
 
 
 def merge_regions(regions: list[tuple[float, float]], gap_s: float) -> list[tuple[float, float]]:
