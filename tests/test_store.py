@@ -126,3 +126,20 @@ def test_whole_chain_on_s3_with_a_separate_cluster_survives_a_killed_worker(sepa
     assert len(segments) > 0 and not segments.duplicated(["call_id", "channel", "segment_index"]).any()
     ledger = con.sql(f"select call_id from read_parquet('{store}/results/ledger/**/*.parquet')").fetchall()
     assert sorted(c for (c,) in ledger) == call_ids, "one ledger entry per call"
+
+
+def test_exclusive_create_on_s3_lets_exactly_one_writer_win(s3_endpoint):
+    """The lock and the registry's version claims rely on a conditional PUT (If-None-Match: *) on S3."""
+    import uuid
+
+    import s3fs
+
+    from tasks.lib.lock import _create
+
+    bucket = f"lock-{uuid.uuid4().hex[:8]}"
+    s3fs.S3FileSystem().mkdir(bucket)
+    store = Store(f"s3://{bucket}/store")
+    path = store.path("locks/score-calls.json")
+    assert _create(store, path, '{"pid": 1}') is True
+    assert _create(store, path, '{"pid": 2}') is False
+    assert store.fs.cat_file(path) == b'{"pid": 1}'
