@@ -17,7 +17,8 @@ from tasks.lib.store import Store
 def build_features(feature_set: str = "functionals", corpus: list[str] | None = None,
                    augment: list[str] | None = None, augment_speakers: list[str] | None = None,
                    store: str | None = None, workers: int | None = None, dask_address: str | None = None,
-                   dashboard: str | None = None, batch_size: int = MAX_BATCH_FILES, show_progress: bool = False) -> FeatureSummary:
+                   dashboard: str | None = None, batch_size: int = MAX_BATCH_FILES,
+                   show_progress: bool = False) -> FeatureSummary:
     """Compute only the missing (utterance, augmentation, config) rows of one feature set."""
     handle, cluster = Store.open(store), Cluster(workers, dask_address, dashboard)
     tag_flow_run([f"feature-set:{feature_set}", *(f"corpus:{c}" for c in corpus or [])])

@@ -17,8 +17,8 @@ from tasks.score import ScoreSummary, plan_calls, reconcile_results, score_batch
 
 @flow(name="score-calls", flow_run_name="score-calls {inbox}")
 def score_calls(inbox: str, model: str | None = None, store: str | None = None, workers: int | None = None,
-                dask_address: str | None = None, dashboard: str | None = None, batch_size: int = 4, min_window_s: float = 1.5,
-                max_window_s: float = 4.0, window_s: float = 3.0, hop_s: float = 1.5,
+                dask_address: str | None = None, dashboard: str | None = None, batch_size: int = 4,
+                min_window_s: float = 1.5, max_window_s: float = 4.0, window_s: float = 3.0, hop_s: float = 1.5,
                 show_progress: bool = False) -> ScoreSummary:
     """Score every new or changed call in the inbox with MODEL (NAME[:VERSION]; default version: champion; no MODEL: the most recently promoted)."""
     handle, cluster = Store.open(store), Cluster(workers, dask_address, dashboard)

@@ -236,10 +236,10 @@ def _score_block(y: np.ndarray, offset_s: float, regions: list[tuple[float, floa
     seconds["model"] += time.perf_counter() - tick
 
 
-def write_call(store: Store, call: CallFile, outcome: CallOutcome, model: LoadedModel) -> list[str]:
-    """Replace this call's rows for this model version: new files first, each written atomically."""
+def write_call(store: Store, call: CallFile, outcome: CallOutcome, model: LoadedModel, date: str) -> list[str]:
+    """Replace this call's rows for this model version (in the scored_date=DATE partition): new files first,
+    each written atomically."""
     now = pd.Timestamp(datetime.now(UTC))
-    date = now.strftime("%Y-%m-%d")
     key = call_key(call.call_id, model.ref.name, model.ref.version)
     stamp = {"model": model.ref.name, "model_version": model.ref.version}
     files = []
@@ -259,11 +259,12 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
     """Score, write, then commit the batch to the ledger; superseded files go last, so a crash never duplicates."""
     model = cached_model(store, model_spec)
     seconds: dict[str, float] = defaultdict(float)
-    ledger_rows, scored, rejected, segments, audio_s, emotions, pages = [], 0, 0, 0, 0.0, [], ([], [])
+    date = today()  # one day for the batch's rows and its report pages
+    ledger_rows, call_rows, seg_rows, audio_s = [], [], [], 0.0
     for call in calls:
         outcome = guarded_score_call(call, model, cfg)
         tick = time.perf_counter()
-        files = write_call(store, call, outcome, model)
+        files = write_call(store, call, outcome, model, date)
         outcome.seconds["write"] += time.perf_counter() - tick
         for stage, s in outcome.seconds.items():
             seconds[stage] += s
@@ -272,16 +273,12 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
                             "model": model.ref.name,
                             "model_version": model.ref.version, "status": "rejected" if outcome.reject else "scored",
                             "result_files": files, "scored_at": pd.Timestamp(datetime.now(UTC))})
-        scored += outcome.reject is None
-        rejected += outcome.reject is not None
-        segments += len(outcome.segments)
-        emotions += [s["emotion"] for s in outcome.segments]
+        call_rows += outcome.summaries
+        seg_rows += outcome.segments
         audio_s += outcome.audio_s
-        pages[0].extend(outcome.summaries)
-        pages[1].extend(outcome.segments)
-    if pages[0]:  # drawn here, in parallel, from rows in hand; before the commit, so a retry redraws them
-        write_call_pages(store, today(), f"{model.ref.name}:{model.ref.version}", pd.DataFrame(pages[0]),
-                         pd.DataFrame(pages[1], columns=schemas.SEGMENTS_TABLE.schema.names))
+    if call_rows:  # drawn here, in parallel, from rows in hand; before the commit, so a retry redraws them
+        write_call_pages(store, date, f"{model.ref.name}:{model.ref.version}", pd.DataFrame(call_rows),
+                         pd.DataFrame(seg_rows, columns=schemas.SEGMENTS_TABLE.schema.names))
     missing = [f for row in ledger_rows for f in row["result_files"] if not store.fs.exists(f)]
     if missing:  # never commit a ledger entry that points at nothing; the task's retry rewrites them
         raise RuntimeError(f"{len(missing)} result files vanished before the ledger write, e.g. {missing[0]}")
@@ -292,10 +289,12 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
         for old in set(call.previous_files) - set(row["result_files"]):
             if store.fs.exists(old):
                 store.fs.rm(old)
+    scored = sum(row["status"] == "scored" for row in ledger_rows)
+    rejected, segments = len(ledger_rows) - scored, len(seg_rows)
     logger = get_run_logger()
     logger.info("%d calls: %d scored, %d rejected, %d segments, %.0f s of audio", len(calls), scored,
                 rejected, segments, audio_s)
-    warning = collapse_warning(emotions, "segments")
+    warning = collapse_warning([s["emotion"] for s in seg_rows], "segments")
     if warning:
         logger.warning(warning)
     return BatchOutcome(scored, rejected, segments, audio_s, dict(seconds))

@@ -33,7 +33,8 @@ def dask_address(prefect_server: str) -> str:
         yield cluster.scheduler_address
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a server a test starts."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -43,7 +44,7 @@ def _free_port() -> int:
 def s3_endpoint(tmp_path_factory) -> str:
     """moto's standalone S3 server on a free loopback port, and the AWS settings every process inherits."""
     pytest.importorskip("s3fs", reason="s3fs is not installed (make test installs it)")
-    port, log = _free_port(), tmp_path_factory.mktemp("moto") / "server.log"
+    port, log = free_port(), tmp_path_factory.mktemp("moto") / "server.log"
     # a log file, not a pipe: moto logs every request, and an unread pipe would stall the server once full
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=log.open("w"))
@@ -58,11 +59,10 @@ def s3_endpoint(tmp_path_factory) -> str:
             time.sleep(0.1)
     settings = {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": "us-east-1"}
-    saved = {k: os.environ.get(k) for k in settings}
-    os.environ.update(settings)
-    yield url
-    for k, v in saved.items():
-        os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in settings.items():
+            env.setenv(name, value)
+        yield url
     server.terminate()
     server.wait(10)
 
@@ -73,20 +73,21 @@ def separate_cluster(s3_endpoint, prefect_server, tmp_path_factory):
     folder = tmp_path_factory.mktemp("dask")
     scheduler_file = folder / "scheduler.json"
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
-                               "--no-dashboard", "--scheduler-file", str(scheduler_file)], env=env, cwd=folder,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    quiet = {"env": env, "cwd": folder, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                               "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)], **quiet)]
     while not scheduler_file.exists():
         if procs[0].poll() is not None:
             pytest.fail("`dask scheduler` exited before writing its scheduler file")
         time.sleep(0.1)
-    procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file),
-                                "--nthreads", "1", "--no-dashboard", "--name", f"w{i}", "--no-nanny"],
-                               env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+                                str(scheduler_file), "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
+                                "--no-nanny"], **quiet)
               for i in (1, 2)]
     from distributed import Client
 
-    with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
+    # not the default client: flows of later tests must not land on these workers (their cwd is not the repo)
+    with Client(scheduler_file=str(scheduler_file), timeout=60, set_as_default=False) as client:
         client.wait_for_workers(2, timeout=120)
         yield client, {f"w{i}": procs[i] for i in (1, 2)}
     for proc in reversed(procs):

@@ -15,7 +15,7 @@ from tasks.lib.inbox import list_inbox
 from tasks.lib.store import Store
 from tasks.lib.synth import synth_calls
 from tasks.lib.vad import WindowConfig
-from tests.conftest import tone
+from tests.conftest import free_port, tone
 
 
 @pytest.fixture(scope="module")
@@ -108,14 +108,6 @@ def test_crash_mid_run_then_rerun_leaves_one_row_set(store, inbox, tmp_path, mon
     assert not list((crash_store / "results").rglob("scored_date=1999-*/*.parquet"))
     ledger = Store(str(crash_store)).read(schemas.LEDGER_TABLE)
     assert set(ledger["call_id"]) == {p.name for p in root.iterdir()}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(check, timeout_s: float, what: str) -> None:

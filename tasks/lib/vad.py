@@ -96,7 +96,8 @@ def speech_regions(y: np.ndarray, cfg: WindowConfig, offset_s: float = 0.0) -> l
     return channel_speech_regions(y[None], cfg, offset_s)[0]
 
 
-def channel_speech_regions(block: np.ndarray, cfg: WindowConfig, offset_s: float = 0.0) -> list[list[tuple[float, float]]]:
+def channel_speech_regions(block: np.ndarray, cfg: WindowConfig,
+                           offset_s: float = 0.0) -> list[list[tuple[float, float]]]:
     """speech_regions of each channel of a (channels, samples) block, with one VAD pass for all channels."""
     if block.shape[1] < TARGET_SR * cfg.min_speech_s:
         return [[] for _ in block]
