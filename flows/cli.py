@@ -136,8 +136,19 @@ def check_train(args: argparse.Namespace) -> None:
     except (ValueError, KeyError) as exc:
         raise UserError(str(exc)) from exc
     check_corpora(args)
+    args.augment = train_augmentation(args.augment)
     if args.augment:
         check_features(argparse.Namespace(feature_set=None, augment=args.augment, corpus=None, store=args.store))
+
+
+def train_augmentation(augment: list[str] | None) -> list[str]:
+    """--augment as given; without it, speed-perturbed copies (what a per-file score on unseen speakers
+    needs, docs/models.md); `--augment none` alone trains on the recordings only."""
+    from tasks.lib.augment import TRAIN_DEFAULT
+
+    if augment is None:
+        return list(TRAIN_DEFAULT)
+    return [] if augment == ["none"] else augment
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -293,8 +304,8 @@ def add_train(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPa
     p.add_argument("--feature-set", help="for mlp/svm/logreg/rf: functionals (default) or mfcc40_mean")
     p.add_argument("--cv", default="loso",
                    help="loso | speaker-kfold:K | holdout:<speaker,...> | random:0.2 (speaker-DEPENDENT, labelled so)")
-    p.add_argument("--augment", action="append", default=[], metavar="PRESET[xN]",
-                   help="augmented copies of training speakers' audio")
+    p.add_argument("--augment", action="append", metavar="PRESET[xN]",
+                   help="augmented copies of training speakers' audio (default: speedx2; 'none' for no copies)")
     p.add_argument("--labels", help="label map: calm_as_neutral, or inline 'calm=neutral,surprised='")
     p.add_argument("--members", help="ensemble members (default mlp,svm,rf)")
     p.add_argument("--name", help="registry name (default: the model)")

@@ -74,3 +74,19 @@ def test_copies_ignore_other_threads_drawing_from_the_global_generators():
         noisy.join()
     for (a, pa), (b, pb) in zip(quiet, busy):
         assert pa == pb and np.array_equal(a, b)
+
+
+def test_speed_perturbation_moves_pitch_and_duration_together():
+    """At rate 1.1 a 200 Hz tone comes back at 220 Hz and 1/1.1 as long; rates outside 0.5..2 are refused."""
+    from tasks.lib.augment import SpeedPerturbation
+
+    sr = 16_000
+    y = np.sin(2 * np.pi * 200 * np.arange(2 * sr) / sr).astype(np.float32)
+    fast = SpeedPerturbation(1.1, 1.1, p=1.0)(samples=y, sample_rate=sr)
+    assert len(fast) == pytest.approx(len(y) / 1.1, abs=2)
+    peak_hz = np.fft.rfftfreq(len(fast), 1 / sr)[np.argmax(np.abs(np.fft.rfft(fast)))]
+    assert peak_hz == pytest.approx(220, abs=1)
+    with pytest.raises(ValueError):
+        SpeedPerturbation(0.3, 1.1)
+    _, params = augment(y, sr, "c/u1.wav", "speed#0")
+    assert 0.85 <= json.loads(params)[0]["rate"] <= 1.15

@@ -51,3 +51,12 @@ def test_default_model_is_the_most_recently_promoted(trained_store):
     assert registry.default_model(store) == "ser"  # the only model registered
     registry.promote(store, "ser", "v0001")
     assert registry.resolve(store, None).name == "ser"
+
+
+def test_train_adds_speed_copies_unless_told_otherwise():
+    """`serflow train` without --augment trains with speed-perturbed copies; `--augment none` with none."""
+    from flows.cli import train_augmentation
+
+    assert train_augmentation(None) == ["speedx2"]
+    assert train_augmentation(["none"]) == []
+    assert train_augmentation(["noisex2", "telephone"]) == ["noisex2", "telephone"]

@@ -7,7 +7,7 @@ from tests.conftest import tone
 
 
 @pytest.mark.parametrize("name,frame_level,bins", [
-    ("functionals", False, 211 * 6), ("logmel", True, 64), ("mfcc_seq", True, 40), ("mfcc40_mean", False, 40)])
+    ("functionals", False, 211 * 10 + 13), ("logmel", True, 64), ("mfcc_seq", True, 40), ("mfcc40_mean", False, 40)])
 def test_shapes_and_finite_on_silence_and_clipping(name, frame_level, bins):
     fs = FEATURE_SETS[name]
     speech = tone(1.0, freq=180)
@@ -24,8 +24,10 @@ def test_fast_descriptors_match_librosa():
     """The one-pass spectral shape, cumulative-count ZCR, torch STFT, sorted percentiles, cached delta and
     chroma kernels and partial-sort contrast replace librosa/numpy calls for speed only: same numbers."""
     import librosa
+    import scipy.stats
 
     from tasks.lib.feature_sets.functionals import (
+        STATISTICS,
         chromagram,
         delta,
         spectral_contrast,
@@ -64,8 +66,26 @@ def test_fast_descriptors_match_librosa():
                                    librosa.feature.spectral_contrast(**kw, fmin=100.0, n_bands=6, quantile=quantile),
                                    rtol=1e-4, atol=1e-3)
     lld = rng.normal(size=(5, 37))
-    stats = statistics(lld, 0.01).reshape(5, 6)
+    stats = statistics(lld, 0.01).reshape(5, len(STATISTICS))
     np.testing.assert_allclose(stats[:, 2:5], np.percentile(lld, [10, 50, 90], axis=1).T)
+    q5, q25, q75, q95 = np.percentile(lld, [5, 25, 75, 95], axis=1)
+    np.testing.assert_allclose(stats[:, 6:8], np.column_stack([q75 - q25, q95 - q5]))
+    np.testing.assert_allclose(stats[:, 8:], np.column_stack([scipy.stats.skew(lld, axis=1), scipy.stats.kurtosis(lld, axis=1)]))
+
+
+def test_prosody_reads_pitch_from_voiced_frames_only():
+    """A 200 Hz voice broken by unvoiced gaps: pitch level from the voiced frames, and the runs counted."""
+    from tasks.lib.feature_sets.functionals import PROSODY, prosody
+
+    f0 = np.full(300, 12 * np.log2(200 / 100))
+    voiced = np.zeros(300, bool)
+    voiced[20:100] = voiced[150:250] = True
+    f0[~voiced] = 0.0  # what the descriptor holds where YIN's answer is not voiced
+    out = dict(zip(PROSODY, prosody(f0, voiced, 0.01)))
+    assert out["f0_voiced_mean"] == pytest.approx(12.0) and out["f0_voiced_std"] == pytest.approx(0.0)
+    assert out["voiced_share"] == pytest.approx(0.6) and out["voiced_runs_per_s"] == pytest.approx(2 / 3)
+    assert out["voiced_run_mean_s"] == pytest.approx(0.9)
+    assert prosody(f0, np.zeros(300, bool), 0.01)[0] == 0.0  # no voicing: no pitch statistics of noise
 
 
 def test_config_hash_versions_the_config():

@@ -22,8 +22,10 @@ from audiomentations.core.transforms_interface import BaseWaveformTransform
 from scipy.signal import butter, sosfilt
 
 from tasks.lib.audio import resample
+from tasks.lib.kernels import compile_once
 
 NO_AUGMENTATION = "none"
+TRAIN_DEFAULT = ("speedx2",)  # what `serflow train` adds unless told otherwise
 TELEPHONE_SR = 8_000
 _RNG_LOCK = threading.Lock()  # one chain at a time may point audiomentations at private generators
 
@@ -60,10 +62,32 @@ class TelephoneChannel(BaseWaveformTransform):
         return np.pad(wide, (0, max(0, len(samples) - len(wide))))[: len(samples)]
 
 
+class SpeedPerturbation(BaseWaveformTransform):
+    """Play the audio faster or slower, pitch and tempo together (Kaldi's speed perturbation): another
+    vocal-tract length and speaking rate, the variation between speakers that emotion must not depend on."""
+
+    supports_multichannel = False
+
+    def __init__(self, min_rate: float = 0.9, max_rate: float = 1.1, p: float = 0.5) -> None:
+        super().__init__(p)
+        if not 0.5 <= min_rate <= max_rate <= 2.0:
+            raise ValueError("need 0.5 <= min_rate <= max_rate <= 2.0")
+        self.min_rate, self.max_rate = min_rate, max_rate
+
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int) -> None:
+        super().randomize_parameters(samples, sample_rate)
+        if self.parameters["should_apply"]:
+            self.parameters["rate"] = random.uniform(self.min_rate, self.max_rate)
+
+    def apply(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        # Read as if recorded at rate x the true rate, then resampled back: rate > 1 is faster and higher.
+        return resample(samples, round(sample_rate * self.parameters["rate"]), sample_rate)
+
+
 TRANSFORMS: dict[str, type[BaseWaveformTransform]] = {
     "AddGaussianSNR": am.AddGaussianSNR, "PitchShift": am.PitchShift, "TimeStretch": am.TimeStretch,
     "Shift": am.Shift, "Gain": am.Gain, "BandPassFilter": am.BandPassFilter, "TelephoneChannel": TelephoneChannel,
-    "ClippingDistortion": am.ClippingDistortion,
+    "ClippingDistortion": am.ClippingDistortion, "SpeedPerturbation": SpeedPerturbation,
 }
 
 
@@ -154,8 +178,16 @@ def _private_generators(chain: am.Compose, seed: int) -> Iterator[None]:
                 setattr(m, name, globals_[name])
 
 
+def _exercise_presets() -> None:
+    """Every preset once on a second of noise, so the kernels their transforms use are compiled (or loaded)."""
+    y = np.random.default_rng(0).standard_normal(16_000).astype(np.float32) * 0.1
+    for preset in presets():
+        augment(y, 16_000, "warm-up", f"{preset}#0")
+
+
 def augment(y: np.ndarray, sr: int, utterance_id: str, augmentation: str) -> tuple[np.ndarray, str]:
     """Apply '<preset>#<copy>' to mono audio; returns the audio and the drawn parameters as JSON."""
+    compile_once("augment", _exercise_presets)
     chain = build_chain(augmentation.split("#", 1)[0])
     with _private_generators(chain, seed_for(utterance_id, augmentation)):
         out = chain(samples=y.astype(np.float32), sample_rate=sr)

@@ -11,6 +11,7 @@ import numpy as np
 
 from tasks.lib.feature_sets.frames import LogMelConfig, Mfcc40MeanConfig, MfccSeqConfig, logmel, mfcc40_mean, mfcc_seq
 from tasks.lib.feature_sets.functionals import FunctionalsConfig, feature_names, functionals
+from tasks.lib.kernels import compile_once
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class FeatureSet:
     names_fn: Callable[[Any], list[str]] | None = None
 
     def extract(self, y: np.ndarray) -> np.ndarray:
+        compile_once("feature_sets", _exercise_feature_sets)
         out = np.asarray(self.extract_fn(y, self.config), dtype=np.float32)
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
@@ -44,12 +46,19 @@ class FeatureSet:
 
 
 FEATURE_SETS: dict[str, FeatureSet] = {
-    "functionals": FeatureSet("functionals", FunctionalsConfig(), functionals, frame_level=False, code_version=4,
+    "functionals": FeatureSet("functionals", FunctionalsConfig(), functionals, frame_level=False, code_version=5,
                               names_fn=feature_names),
     "logmel": FeatureSet("logmel", LogMelConfig(), logmel, frame_level=True, code_version=3),
     "mfcc_seq": FeatureSet("mfcc_seq", MfccSeqConfig(), mfcc_seq, frame_level=True, code_version=3),
     "mfcc40_mean": FeatureSet("mfcc40_mean", Mfcc40MeanConfig(), mfcc40_mean, frame_level=False, code_version=2),
 }
+
+
+def _exercise_feature_sets() -> None:
+    """Every set once on a second of noise, so each kernel and dtype it uses is compiled (or loaded)."""
+    y = np.random.default_rng(0).standard_normal(16_000).astype(np.float32) * 0.1
+    for fs in FEATURE_SETS.values():
+        fs.extract_fn(y, fs.config)
 
 
 def get_feature_set(name: str) -> FeatureSet:

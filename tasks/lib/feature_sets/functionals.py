@@ -12,8 +12,14 @@ from scipy.signal import savgol_coeffs
 from tasks.lib.feature_sets.spectra import FrameConfig, compute_spectra
 
 # No minimum or maximum: on floored log-mel bands they measure the recording's silence floor, not the voice.
-STATISTICS = ("mean", "std", "p10", "p50", "p90", "slope")
-PERCENTILES = (0.10, 0.50, 0.90)
+# Ranges and shape (iqr, p95-p5, skewness, kurtosis) are given outright: an RBF kernel on standardised
+# features cannot subtract two of them.
+STATISTICS = ("mean", "std", "p10", "p50", "p90", "slope", "iqr", "range90", "skew", "kurtosis")
+PERCENTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+# Prosody over voiced frames only: pitch level, spread and movement, and how speech is broken into voiced runs.
+PROSODY = ("f0_voiced_mean", "f0_voiced_std", "f0_voiced_p10", "f0_voiced_p25", "f0_voiced_p50", "f0_voiced_p75",
+           "f0_voiced_p90", "f0_voiced_range", "f0_voiced_abs_delta", "f0_voiced_delta_std", "voiced_share",
+           "voiced_runs_per_s", "voiced_run_mean_s")
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ def descriptor_names(cfg: FunctionalsConfig) -> list[str]:
 
 
 def feature_names(cfg: FunctionalsConfig) -> list[str]:
-    return [f"{d}__{s}" for d in descriptor_names(cfg) for s in STATISTICS]
+    return [*(f"{d}__{s}" for d in descriptor_names(cfg) for s in STATISTICS), *PROSODY]
 
 
 def spectral_shape(mag: np.ndarray, power: np.ndarray, freqs: np.ndarray, rolloff_fraction: float) -> np.ndarray:
@@ -148,27 +154,49 @@ def low_level_descriptors(y: np.ndarray, cfg: FunctionalsConfig) -> tuple[np.nda
 
 
 def statistics(lld: np.ndarray, hop_s: float) -> np.ndarray:
-    """Per descriptor: mean, std, 10/50/90th percentiles and the linear slope per second.
+    """Per descriptor, in STATISTICS order: mean, std, 10/50/90th percentiles, the linear slope per second,
+    interquartile range, 5-95 % range, skewness and excess kurtosis.
 
-    Percentiles interpolate linearly (as np.percentile) on one shared sort instead of three.
+    Percentiles interpolate linearly (as np.percentile) on one shared sort.
     """
     n = lld.shape[1]
     t = np.arange(n) * hop_s
     tc = t - t.mean()
     denom = float((tc ** 2).sum())
     mean = lld.mean(axis=1)
-    slope = (lld - mean[:, None]) @ tc / denom if denom > 0 else np.zeros(lld.shape[0])
+    centred = lld - mean[:, None]
+    std = lld.std(axis=1)
+    slope = centred @ tc / denom if denom > 0 else np.zeros(lld.shape[0])
     ordered = np.sort(lld, axis=1)
     position = np.asarray(PERCENTILES) * (n - 1)
     low = np.floor(position).astype(int)
     high = np.minimum(low + 1, n - 1)
     frac = position - low
-    pct = ordered[:, low] * (1 - frac) + ordered[:, high] * frac
-    stats = np.column_stack([mean, lld.std(axis=1), pct, slope])
+    p5, p10, p25, p50, p75, p90, p95 = (ordered[:, low] * (1 - frac) + ordered[:, high] * frac).T
+    z = centred / np.where(std > 0, std, 1.0)[:, None]
+    stats = np.column_stack([mean, std, p10, p50, p90, slope, p75 - p25, p95 - p5, (z ** 3).mean(axis=1),
+                             (z ** 4).mean(axis=1) - 3.0 * (std > 0)])
     return stats.reshape(-1)
 
 
+def prosody(f0_st: np.ndarray, voiced: np.ndarray, hop_s: float) -> np.ndarray:
+    """PROSODY: pitch statistics over voiced frames (semitones re 100 Hz) and the voiced runs' rhythm."""
+    f0 = f0_st[voiced]
+    if len(f0) < 4:  # (almost) no voicing: zero pitch statistics rather than statistics of noise
+        return np.array([0.0] * 10 + [voiced.mean(), 0.0, 0.0])
+    p10, p25, p50, p75, p90 = np.percentile(f0, [10, 25, 50, 75, 90])
+    step = np.diff(f0)
+    runs = np.count_nonzero(np.diff(voiced.astype(np.int8)) == 1) + int(voiced[0])
+    seconds = len(voiced) * hop_s
+    return np.array([f0.mean(), f0.std(), p10, p25, p50, p75, p90, p90 - p10, np.abs(step).mean(), step.std(),
+                     voiced.mean(), runs / seconds, voiced.sum() * hop_s / runs])
+
+
 def functionals(y: np.ndarray, cfg: FunctionalsConfig) -> np.ndarray:
-    """(1, descriptors x statistics) vector over the active frames (silence and padding left out)."""
+    """(1, descriptors x statistics + prosody) vector over the active frames (silence and padding left out)."""
     lld, active = low_level_descriptors(y, cfg)
-    return statistics(lld[:, active], cfg.frames.hop_length / cfg.frames.sample_rate)[None, :]
+    hop_s = cfg.frames.hop_length / cfg.frames.sample_rate
+    names = descriptor_names(cfg)
+    speech = lld[:, active]
+    voiced = speech[names.index("voiced")] > 0
+    return np.concatenate([statistics(speech, hop_s), prosody(speech[names.index("f0_st")], voiced, hop_s)])[None, :]
