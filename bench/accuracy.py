@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
 RESULTS = ROOT / "bench" / "results" / "accuracy.json"
@@ -60,7 +62,7 @@ def markdown(results: dict) -> str:
 
 
 def record(key: str, corpus: str, cv: str, model: str, augment: str, norm: bool, pooled: dict,
-           context: dict | None, card: dict, start: float, command: str) -> None:
+           context: dict | None, card: dict, start: float, command: str, shares: dict | None = None) -> None:
     """One result row, per-file UA first, merged into accuracy.json."""
     row = {"corpus": corpus, "cv": cv, "model": model, "augment": augment, "speaker_norm": norm,
            "serving": "per-file", "ua_per_file": pooled["ua"], "ua": pooled["ua"], "wa": pooled["wa"],
@@ -72,12 +74,13 @@ def record(key: str, corpus: str, cv: str, model: str, augment: str, norm: bool,
            "version": f"{card['name']}:{card['version']}", "feature_config_hashes": card["feature_config_hashes"],
            "code_version": card["code_version"], "command": command,
            "calibration": card.get("calibration"), "domain_guard": card.get("domain_guard"),
-           "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+           "predicted_shares": shares, "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     save_result(key, row)
     print(f"{corpus} {cv} {model} {augment}: UA per file {row['ua_per_file']:.3f}"
           + (f", with speaker context {row['ua_speaker_context']:.3f}" if context else "")
           + f" (chance {1 / len(card['classes']):.3f}); ECE on training-corpus CV {card['calibration']['ece_before']:.3f}"
-          f" -> {card['calibration']['ece_after']:.3f}", flush=True)
+          f" -> {card['calibration']['ece_after']:.3f}"
+          + (f"; predicted shares on {shares['corpus']}: {shares['shares']}" if shares else ""), flush=True)
 
 
 def held_out_metrics(store: str, spec: str, corpus: str, label_map: dict, norm: bool) -> tuple[dict, dict | None]:
@@ -98,14 +101,34 @@ def held_out_metrics(store: str, spec: str, corpus: str, label_map: dict, norm: 
     return per_file, metrics(y_true, y_context, model.classes) if norm else None
 
 
+def predicted_shares(store: str, spec: str, corpus: str) -> dict[str, float]:
+    """Share of each predicted class over every recording of `corpus`, each file scored alone (as served):
+    a model that collapses on unfamiliar audio gives one class nearly every file."""
+    from ser_models.data import load_feature_data
+    from ser_models.inference import load_model
+    from ser_models.speaker_norm import served_predictions
+    from tasks.lib.store import Store
+
+    model = load_model(Store(store), spec)
+    data = load_feature_data(Store(store), model.estimator.feature_sets, [corpus], {})
+    data = data.subset(data.original)
+    proba, _ = served_predictions(model.estimator, data, False)
+    counts = np.bincount(proba.argmax(axis=1), minlength=len(model.classes))
+    return {c: round(float(n / len(data)), 4) for c, n in zip(model.classes, counts)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpora", default="emodb,ravdess")
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--augment", default="none,noise", help="comma list: none and/or a preset like noise")
+    parser.add_argument("--augment", default="speedx2", help="comma list: none and/or presets like speedx2 (the train default)")
+    parser.add_argument("--members", help="ensemble members (default: the catalog's)")
     parser.add_argument("--speaker-norm", action="store_true", help="per-speaker normalisation (reported both ways)")
     parser.add_argument("--loco", action="store_true", help="leave one corpus out over --corpora, on LOCO_LABELS")
     parser.add_argument("--store", default=str(ROOT / "bench" / ".store"))
+    parser.add_argument("--shares-on", metavar="CORPUS",
+                        help="also score every file of CORPUS with each model trained on another corpus and record "
+                             "the share of each predicted class (the collapse check)")
     parser.add_argument("--table", action="store_true", help="print the results table and exit")
     args = parser.parse_args()
     if args.table:
@@ -113,14 +136,15 @@ def main() -> None:
         return
     if not CORPORA.is_dir():
         sys.exit(f"{CORPORA} not found: this benchmark needs the shared corpora")
-    from flows.ingest import ingest_corpus
     from flows.settings import apply_settings, without_heartbeats
+
+    apply_settings()  # before Prefect is imported: its settings are read once
+    from flows.ingest import ingest_corpus
     from tasks.lib.store import Store
     from tasks.lib.tables import read_manifest
 
-    apply_settings()
     corpora = args.corpora.split(",")
-    for corpus in corpora:
+    for corpus in corpora + ([args.shares_on] if args.shares_on else []):
         if read_manifest(Store(args.store), [corpus]).empty:
             ingest_corpus(kind=corpus, path=str(CORPORA / corpus), store=args.store)
     with without_heartbeats():
@@ -135,21 +159,45 @@ def main() -> None:
     print(markdown(load_results()))
 
 
+def members_of(model: str, members: str | None) -> list[str] | None:
+    return members.split(",") if model == "ensemble" and members else None
+
+
+def model_label(model: str, members: str | None) -> str:
+    """The model as rows name it: an ensemble with its members, e.g. ensemble(svm+logreg)."""
+    chosen = members_of(model, members)
+    return f"{model}({'+'.join(chosen)})" if chosen else model
+
+
+def safe(label: str) -> str:
+    """A registry name for a row label: ensemble(svm+logreg) -> ensemble-svm-logreg."""
+    return label.replace("(", "-").replace("+", "-").replace(")", "")
+
+
 def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) -> None:
     """Speaker-independent CV inside one corpus, through the train-model flow."""
+    from flows.features import build_features
     from flows.train import train_model
     from ser_models import registry
     from tasks.lib.store import Store
 
     start, norm = time.perf_counter(), args.speaker_norm
     suffix = "-norm" if norm else ""
+    label = model_label(model, args.members)
     summary = train_model(model=model, corpus=[corpus], cv=CV[corpus], augment=[] if augment == "none" else [augment],
-                          store=args.store, name=f"bench-{corpus}-{model}-{augment}{suffix}", speaker_norm=norm)
-    card = registry.resolve(Store(args.store), f"{summary.name}:{summary.version}").card
+                          store=args.store, name=f"bench-{corpus}-{safe(label)}-{augment}{suffix}", speaker_norm=norm,
+                          members=members_of(model, args.members))
+    spec = f"{summary.name}:{summary.version}"
+    card = registry.resolve(Store(args.store), spec).card
     command = (f"python bench/accuracy.py --corpora {corpus} --models {model} --augment {augment}"
-               + (" --speaker-norm" if norm else ""))
-    record(f"{corpus}|{model}|{augment}{suffix}", corpus, card["cv_label"], model, augment, norm,
-           card["metrics"]["pooled"], card["metrics"].get("pooled_speaker_context"), card, start, command)
+               + (" --speaker-norm" if norm else "") + (f" --members {args.members}" if members_of(model, args.members) else ""))
+    shares = None
+    if args.shares_on and args.shares_on != corpus:
+        build_features(feature_set=card["feature_sets"][0], corpus=[args.shares_on], store=args.store)
+        shares = {"corpus": args.shares_on, "shares": predicted_shares(args.store, spec, args.shares_on)}
+        command += f" --shares-on {args.shares_on}"
+    record(f"{corpus}|{label}|{augment}{suffix}", corpus, card["cv_label"], label, augment, norm,
+           card["metrics"]["pooled"], card["metrics"].get("pooled_speaker_context"), card, start, command, shares)
 
 
 def run_loco(args: argparse.Namespace, held: str, train_on: list[str], model: str, augment: str) -> None:
@@ -160,17 +208,18 @@ def run_loco(args: argparse.Namespace, held: str, train_on: list[str], model: st
     from tasks.lib.store import Store
 
     start, norm = time.perf_counter(), args.speaker_norm
-    name = f"loco-{held}-{model}-{augment}" + ("-norm" if norm else "")
+    label = model_label(model, args.members)
+    name = f"loco-{held}-{safe(label)}-{augment}" + ("-norm" if norm else "")
     summary = train_model(model=model, corpus=train_on, cv="speaker-kfold:5", labels=LOCO_LABELS,
                           augment=[] if augment == "none" else [augment], store=args.store, name=name,
-                          speaker_norm=norm)
+                          speaker_norm=norm, members=members_of(model, args.members))
     spec = f"{summary.name}:{summary.version}"
     card = registry.resolve(Store(args.store), spec).card
     per_file, context = held_out_metrics(args.store, spec, held, parse_label_map(LOCO_LABELS), norm)
     command = (f"python bench/accuracy.py --loco --corpora {args.corpora} --models {model} --augment {augment}"
-               + (" --speaker-norm" if norm else ""))
-    record(f"loco:{held}|{model}|{augment}" + ("-norm" if norm else ""), held,
-           f"leave-one-corpus-out (trained on {'+'.join(train_on)})", model, augment, norm, per_file, context,
+               + (" --speaker-norm" if norm else "") + (f" --members {args.members}" if members_of(model, args.members) else ""))
+    record(f"loco:{held}|{label}|{augment}" + ("-norm" if norm else ""), held,
+           f"leave-one-corpus-out (trained on {'+'.join(train_on)})", label, augment, norm, per_file, context,
            card, start, command)
 
 
