@@ -2,7 +2,9 @@
 
 The guard is fitted as `serflow train` fits it (DomainGuard.fit on the training rows' `functionals`) on
 RAVDESS actors 01-18 from the bench store; actors 19-20 are the matched test, then the same files with
-clipped x20 gain, a noise floor (5 and 15 dB SNR) and a telephone channel, and every EMO-DB file.
+clipped x20 gain, a noise floor (5 and 15 dB SNR) and a telephone channel, and every EMO-DB file, all
+served from raw audio as `serflow predict` serves them (features plus the clipping check); and, per
+ingested corpus, the share of original recordings the clipping check alone would flag.
 
   .venv/bin/python bench/domain_guard.py     (after bench/accuracy.py has built the bench store)
 """
@@ -23,28 +25,35 @@ HELD_OUT = ("ravdess:19", "ravdess:20")
 
 def main() -> None:
     from ser_models.data import load_feature_data
-    from ser_models.domain import DomainGuard
+    from ser_models.domain import MAX_CLIPPED_SHARE, DomainGuard
     from ser_models.inference import features_of
-    from tasks.lib.audio import load
+    from tasks.lib.audio import clipped_share, load
     from tasks.lib.store import Store
     from tasks.lib.tables import read_manifest
     from tests.shifts import SHIFTS
 
     store = Store(str(ROOT / "bench" / ".store"))
-    data = load_feature_data(store, ("functionals",), ["ravdess", "emodb"], {})
+    data = load_feature_data(store, ("functionals",), ["ravdess"], {})
     data = data.subset(data.original)
-    rav = data.rows["corpus"].eq("ravdess").to_numpy()
     held = data.rows["speaker_id"].isin(HELD_OUT).to_numpy()
-    guard = DomainGuard.fit(data.subset(np.flatnonzero(rav & ~held)), "functionals")
-    paths = read_manifest(store, ["ravdess"]).set_index("utterance_id")["path"]
+    guard = DomainGuard.fit(data.subset(np.flatnonzero(~held)), "functionals")
+    manifest = read_manifest(store)
+    paths = manifest.set_index("utterance_id")["path"]
     clips = [load(paths[u]) for u in data.rows.loc[held, "utterance_id"]]
-    flagged = {"matched (actors 19-20)": guard.scores(data.subset(np.flatnonzero(held))),
-               "emodb (another corpus)": guard.scores(data.subset(np.flatnonzero(~rav)))}
-    for name, shift in SHIFTS.items():
-        flagged[f"actors 19-20, {name}"] = guard.scores(features_of([shift(y) for y in clips], ("functionals",)))
+    emodb = [load(p) for p in manifest.loc[manifest["corpus"].eq("emodb"), "path"]]
+    audio = {"matched (actors 19-20)": clips, "emodb (another corpus)": emodb,
+             **{f"actors 19-20, {name}": [shift(y) for y in clips] for name, shift in SHIFTS.items()}}
+    flagged = {}
+    for name, batch in audio.items():
+        scores, in_domain = guard.assess(features_of(batch, ("functionals",)))
+        flagged[name] = {"n": len(batch), "flagged_share": round(float((~in_domain).mean()), 3),
+                         "flagged_by_features": round(float((~guard.in_domain(scores)).mean()), 3),
+                         "median_domain_score": round(float(np.median(scores)), 4),
+                         "saturated_share": round(float(np.mean([clipped_share(y) > 0 for y in batch])), 3)}
+    clipped = {corpus: round(float(np.mean([clipped_share(load(p)) > MAX_CLIPPED_SHARE for p in group["path"]])), 4)
+               for corpus, group in manifest.groupby("corpus")}
     report = {"guard": guard.describe(), "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "flagged": {k: {"n": len(v), "flagged_share": round(float((~guard.in_domain(v)).mean()), 3),
-                              "median_domain_score": round(float(np.median(v)), 4)} for k, v in flagged.items()}}
+              "flagged": flagged, "originals_over_max_clipped_share": clipped}
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

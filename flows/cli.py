@@ -196,10 +196,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def _prediction_line(r: dict) -> str:
+    from ser_models.domain import MAX_CLIPPED_SHARE
+
     if "error" in r:
         return f"{r['path']}: error: {r['error']}"
     probs = "  ".join(f"{c}={p:.2f}" for c, p in sorted(r["probabilities"].items(), key=lambda kv: -kv[1]))
     domain = "" if r["in_domain"] is None else f"  domain_score={r['domain_score']:.3f}" + ("" if r["in_domain"] else " OUT OF DOMAIN")
+    if r["clipped_share"] > MAX_CLIPPED_SHARE:
+        domain += f" (clipped: {r['clipped_share']:.1%} of samples at full scale)"
     return f"{r['path']}: {r['emotion']} ({r['confidence']:.2f})  [{probs}]{domain}  {r['model']}"
 
 

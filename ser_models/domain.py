@@ -4,6 +4,11 @@ The guard keeps, per feature, the central range of the training rows (0.5th to 9
 `domain_score` is the share of its features outside that range. The `in_domain` threshold is chosen on
 held-out training speakers: ranges fitted without them, their rows scored, and the threshold set so that
 `ALLOWED_FALSE_ALARMS` of those matched but unseen-speaker rows would be flagged.
+
+Level is normalised away before features, so a recording made far too hot looks in domain to the features
+unless its input stage saturated badly. Saturation is measured on the audio itself: a row whose
+`clipped_share` (share of samples at full scale, computed when raw audio is served) exceeds
+`MAX_CLIPPED_SHARE` is out of domain whatever its features say.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ ALLOWED_FALSE_ALARMS = 0.05
 MAX_FOLDS = 5
 COLLAPSE_SHARE = 0.9  # one class for more than this share of a batch: the model is likely out of its depth
 COLLAPSE_MIN_BATCH = 10
+MAX_CLIPPED_SHARE = 0.002  # shared corpora's originals stay below 0.1% of samples (docs/benchmarks.md)
 
 
 def row_vectors(data: FeatureData, feature_set: str) -> np.ndarray:
@@ -44,6 +50,15 @@ class DomainGuard:
 
     def in_domain(self, scores: np.ndarray) -> np.ndarray:
         return scores <= self.threshold
+
+    def assess(self, data: FeatureData) -> tuple[np.ndarray, np.ndarray]:
+        """domain_score per row, and in_domain: features within the threshold and, where the rows carry
+        `clipped_share`, an input that did not saturate."""
+        scores = self.scores(data)
+        ok = self.in_domain(scores)
+        if "clipped_share" in data.rows:
+            ok &= data.rows["clipped_share"].to_numpy() <= MAX_CLIPPED_SHARE
+        return scores, ok
 
     @classmethod
     def fit(cls, data: FeatureData, feature_set: str) -> DomainGuard:
@@ -70,7 +85,8 @@ class DomainGuard:
     def describe(self) -> dict:
         """What the model card records."""
         return {"feature_set": self.feature_set, "range_percentiles": list(RANGE_PERCENTILES),
-                "threshold": round(self.threshold, 4), "threshold_method": self.method}
+                "threshold": round(self.threshold, 4), "threshold_method": self.method,
+                "max_clipped_share": MAX_CLIPPED_SHARE}
 
     def save(self, folder: Path) -> None:
         np.savez(folder / GUARD_FILE, low=self.low, high=self.high)

@@ -12,7 +12,7 @@ from ser_models.calibration import apply_temperature
 from ser_models.data import FeatureData
 from ser_models.domain import DomainGuard
 from ser_models.estimator import Estimator
-from tasks.lib.audio import AudioDecodeError, load
+from tasks.lib.audio import AudioDecodeError, clipped_share, load
 from tasks.lib.feature_sets import get_feature_set
 from tasks.lib.store import Store
 
@@ -34,11 +34,10 @@ class LoadedModel:
         return apply_temperature(self.estimator.predict_proba(data), temperature)
 
     def domain(self, data: FeatureData) -> tuple[np.ndarray, np.ndarray]:
-        """domain_score and in_domain per row; NaN and False for a model registered without a guard."""
+        """domain_score and in_domain per row (see DomainGuard.assess); NaN and False for a model registered without a guard."""
         if self.guard is None:
             return np.full(len(data), np.nan), np.zeros(len(data), bool)
-        scores = self.guard.scores(data)
-        return scores, self.guard.in_domain(scores)
+        return self.guard.assess(data)
 
 
 def load_model(store: Store, spec: str | None) -> LoadedModel:
@@ -58,7 +57,7 @@ def features_of(clips: list[np.ndarray], feature_sets: tuple[str, ...], speakers
     normalisation (default: each clip alone, as one file is served)."""
     ids = [str(i) for i in range(len(clips))]
     rows = pd.DataFrame({"utterance_id": ids, "augmentation": "none", "speaker_id": speakers or ids,
-                         "corpus": "", "emotion": ""})
+                         "corpus": "", "emotion": "", "clipped_share": [clipped_share(c) for c in clips]})
     return FeatureData(rows, {k: [get_feature_set(k).extract(c) for c in clips] for k in feature_sets})
 
 
@@ -97,5 +96,6 @@ def predict_files(model: LoadedModel, paths: list[str], group_by: str | None = N
                       "probabilities": {c: round(float(p), 4) for c, p in zip(model.classes, proba[row])},
                       "domain_score": None if np.isnan(scores[row]) else round(float(scores[row]), 4),
                       "in_domain": None if np.isnan(scores[row]) else bool(in_domain[row]),
+                      "clipped_share": round(float(data.rows["clipped_share"].iloc[row]), 4),
                       "model": f"{model.ref.name}:{model.ref.version}"}
     return [out[i] for i in range(len(paths))]

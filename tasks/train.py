@@ -64,7 +64,8 @@ class TrainSummary:
                 shown.to_string(index=False),
                 f"calibration: temperature {c['temperature']:.2f}, ECE {c['ece_before']:.3f} -> {c['ece_after']:.3f} "
                 "(speaker-disjoint CV predictions, cross-fitted)",
-                f"out-of-domain threshold: domain_score > {g['threshold']:.3f} ({g['threshold_method']})"]
+                f"out of domain: domain_score > {g['threshold']:.3f} ({g['threshold_method']})"
+                + (f", or more than {g['max_clipped_share']:.1%} of samples clipped" if "max_clipped_share" in g else "")]
 
 
 def feature_sets_for(model: str, feature_set: str | None, members: list[str] | None) -> tuple[str, ...]:

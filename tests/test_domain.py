@@ -6,7 +6,7 @@ import pytest
 from ser_models.data import FeatureData
 from ser_models.domain import DomainGuard, collapse_warning, dominant_share
 from ser_models.inference import features_of
-from tasks.lib.audio import load
+from tasks.lib.audio import clipped_share, load
 from tasks.lib.corpora import prepare_ravdess
 from tests.shifts import SHIFTS
 
@@ -48,6 +48,23 @@ def test_saturated_recordings_score_further_out(guard_and_clips):
     matched = guard.scores(features_of(clips, ("functionals",)))
     saturated = guard.scores(features_of([SHIFTS["clipped_gain_x20"](y) for y in clips], ("functionals",)))
     assert np.median(saturated) > 2 * np.median(matched)
+
+
+def test_clipped_share_measures_saturation_not_level():
+    t = np.arange(16_000) / 16_000
+    tone = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    assert clipped_share(tone) == 0.0
+    assert clipped_share(SHIFTS["clipped_gain_x20"](tone)) > 0.5
+    assert clipped_share(np.zeros(0, np.float32)) == 0.0
+
+
+def test_saturated_recordings_are_out_of_domain_whatever_their_features(guard_and_clips):
+    guard, clips = guard_and_clips
+    _, matched = guard.assess(features_of(clips, ("functionals",)))
+    scores, saturated = guard.assess(features_of([SHIFTS["clipped_gain_x20"](y) for y in clips], ("functionals",)))
+    assert matched.mean() >= 0.8
+    assert (~saturated).mean() >= 0.8, f"clipped x20: median domain_score {np.median(scores):.3f}"
+    assert guard.describe()["max_clipped_share"] > 0
 
 
 def test_guard_round_trips_without_pickle(guard_and_clips, tmp_path):

@@ -10,9 +10,10 @@ from flows.train import train_model
 from ser_models import registry
 from ser_models.data import load_feature_data
 from ser_models.inference import features_of, load_model
-from tasks.lib.audio import load
+from tasks.lib.audio import load, write_wav
 from tasks.lib.feature_sets import get_feature_set
 from tasks.lib.store import Store
+from tests.shifts import clipped_gain
 
 CHANCE = 1 / 8
 
@@ -76,6 +77,15 @@ def test_predict_cli_json(store, small_corpus, capsys):
     assert main(["predict", wav, "--model", "svm-aug", "--json", "--store", store]) == 0
     (result,) = json.loads(capsys.readouterr().out)
     assert result["emotion"] in result["probabilities"] and abs(sum(result["probabilities"].values()) - 1) < 1e-3
-    assert result["model"] == "svm-aug:v0001"
+    assert result["model"] == "svm-aug:v0001" and result["clipped_share"] == 0.0
     assert main(["predict", wav, "--model", "nosuchmodel", "--store", store]) == 2
     assert "no model 'nosuchmodel'" in capsys.readouterr().err
+
+
+def test_predict_flags_a_saturated_recording(store, small_corpus, capsys, tmp_path):
+    wav = small_corpus / "Actor_04" / "03-01-05-02-01-01-04.wav"
+    hot = tmp_path / "hot.wav"
+    write_wav(str(hot), clipped_gain(load(str(wav))), 16_000)
+    assert main(["predict", str(hot), "--model", "svm-aug", "--store", store]) == 0
+    out = capsys.readouterr()
+    assert "OUT OF DOMAIN (clipped:" in out.out and "1 of 1 files are out of domain" in out.err

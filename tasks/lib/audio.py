@@ -44,6 +44,14 @@ def check_samples(samples: np.ndarray) -> np.ndarray:
     return samples
 
 
+FULL_SCALE = 0.95  # of digital full scale: mu-law tops out at 0.98, and resampling smooths a clipped plateau
+
+
+def clipped_share(y: np.ndarray) -> float:
+    """Share of samples at full scale: near zero for a recording, large for one whose input stage saturated."""
+    return float(np.mean(np.abs(y) >= FULL_SCALE)) if y.size else 0.0
+
+
 @dataclass(frozen=True)
 class DecodedAudio:
     """A whole file at its native rate, with the facts ingestion records about it."""
