@@ -79,7 +79,7 @@ def record(key: str, corpus: str, cv: str, model: str, augment: str, norm: bool,
     print(f"{corpus} {cv} {model} {augment}: UA per file {row['ua_per_file']:.3f}"
           + (f", with speaker context {row['ua_speaker_context']:.3f}" if context else "")
           + f" (chance {1 / len(card['classes']):.3f}); ECE on training-corpus CV {card['calibration']['ece_before']:.3f}"
-          f" -> {card['calibration']['ece_after']:.3f}"
+          f" -> {card['calibration']['ece_after']:.3f}" + ("" if card["calibration"].get("applied", True) else " (not served)")
           + (f"; predicted shares on {shares['corpus']}: {shares['shares']}" if shares else ""), flush=True)
 
 

@@ -63,7 +63,8 @@ class TrainSummary:
         return [f"registered {self.name}:{self.version} at {self.folder}", f"cross-validation: {self.cv_label}",
                 shown.to_string(index=False),
                 f"calibration: temperature {c['temperature']:.2f}, ECE {c['ece_before']:.3f} -> {c['ece_after']:.3f} "
-                "(speaker-disjoint CV predictions, cross-fitted)",
+                "(speaker-disjoint CV predictions, cross-fitted)"
+                + ("" if c.get("applied", True) else f"; not served: scaling by {c['fitted_temperature']:.2f} raised it"),
                 f"out of domain: domain_score > {g['threshold']:.3f} ({g['threshold_method']})"
                 + (f", or more than {g['max_clipped_share']:.1%} of samples clipped" if "max_clipped_share" in g else "")]
 
