@@ -118,10 +118,22 @@ CALLS = pa.schema([
     ("dominant_emotion", pa.string()),
     *[(c, pa.float32()) for c in SHARE_COLUMNS],
     ("negative_share", pa.float32()),
+    *[(f"negative_share_q{q}", pa.float32()) for q in range(1, 5)],  # per quarter of the call; null: silent then
     ("escalation", pa.float32()),
     ("peak_negative_start_s", pa.float64()),
     ("mean_confidence", pa.float32()),
     ("out_of_domain_share", pa.float32()),  # share of scored speech time flagged out of domain
+    ("speech_dbfs", pa.float32()),  # median RMS level of this channel's speech windows
+    # the conversation (tasks/lib/conversation.py); overlap, interruptions and roles need one party per channel
+    ("role", pa.string()),  # agent | customer (stereo, from agent_channel); null for mono
+    ("talk_share", pa.float32()),  # this channel's speech time over all channels' speech time
+    ("silence_share", pa.float32()),  # of the call: no channel speaking
+    ("longest_silence_s", pa.float64()),
+    ("overlap_s", pa.float64()),  # both parties speaking
+    ("overlap_share", pa.float32()),
+    ("interruptions", pa.int32()),  # this party's turns that start while the other party speaks
+    ("interruptions_per_min", pa.float32()),
+    ("talk_to_listen", pa.float32()),  # agent speech time / customer speech time, the same on both rows
     ("model", pa.string()),
     ("model_version", pa.string()),
     ("status", pa.string()),  # ok | no_speech (this channel had no speech)

@@ -139,3 +139,31 @@ def validate_fold(fold_name: str, train: pd.DataFrame, test: pd.DataFrame, speak
     })
     expectations = [gxe.ExpectColumnValuesToBeInSet(column=c, value_set=[False]) for c in frame.columns]
     return validate(f"fold_{fold_name}", expectations, frame)
+
+
+CALL_FRACTIONS = [*schemas.SHARE_COLUMNS, "negative_share", *[f"negative_share_q{q}" for q in range(1, 5)],
+                  "mean_confidence", "out_of_domain_share", "talk_share", "silence_share", "overlap_share"]
+
+
+def validate_calls(df: pd.DataFrame) -> ContractResult:
+    """A batch's calls rows: every column of the table, fractions in [0, 1], times inside the call, known
+    roles and statuses (nulls allowed where a column does not apply: mono calls, silent channels)."""
+    import great_expectations.expectations as gxe
+
+    stamped = set(schemas.CALLS.names) - set(df.columns)  # model, version, time and date come at write time
+    expectations = [
+        gxe.ExpectTableColumnsToMatchSet(column_set=[c for c in schemas.CALLS.names if c not in stamped], exact_match=True),
+        *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0.0, max_value=1.0 + 1e-6) for c in CALL_FRACTIONS],
+        *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0.0)
+          for c in ("speech_s", "n_segments", "longest_silence_s", "overlap_s", "interruptions",
+                    "interruptions_per_min", "talk_to_listen")],
+        *[gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="duration_s", column_B=c, or_equal=True,
+                                                       ignore_row_if="either_value_is_missing")
+          for c in ("speech_s", "longest_silence_s", "overlap_s")],
+        gxe.ExpectColumnValuesToBeInSet(column="role", value_set=["agent", "customer"]),
+        gxe.ExpectColumnValuesToBeInSet(column="status", value_set=["ok", "no_speech"]),
+        gxe.ExpectColumnValuesToBeInSet(column="dominant_emotion", value_set=list(CANONICAL_EMOTIONS)),
+        gxe.ExpectColumnValuesToBeBetween(column="speech_dbfs", min_value=-200.0, max_value=0.0),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["call_id", "channel"]),
+    ]
+    return validate("calls", expectations, df)

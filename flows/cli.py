@@ -220,7 +220,7 @@ def cmd_score_calls(args: argparse.Namespace) -> None:
     from flows.score import score_calls
 
     _print_lines(score_calls(inbox=args.inbox, model=args.model, store=args.store, batch_size=args.batch_size,
-                             show_progress=True, **_cluster_args(args)))
+                             agent_channel=args.agent_channel, show_progress=True, **_cluster_args(args)))
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -340,6 +340,8 @@ def add_serving(sub: argparse._SubParsersAction, store: argparse.ArgumentParser,
     p.add_argument("inbox", help="folder or fsspec URL of call recordings")
     p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--batch-size", type=int, default=4, help="calls per Prefect task")
+    p.add_argument("--agent-channel", type=int, choices=[0, 1], default=0,
+                   help="stereo calls: the agent's channel (0 or 1); the other channel is the customer's")
     p.set_defaults(func=cmd_score_calls, check=check_model, runs_flows=True)
     p = sub.add_parser("report", parents=[store], help="write the HTML report of one day's scored calls")
     p.add_argument("--date", metavar="YYYY-MM-DD", type=_date, help="scored_date of the calls (default: today, UTC)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from prefect import flow
 from prefect.logging import get_run_logger
@@ -19,8 +20,9 @@ from tasks.score import ScoreSummary, plan_calls, reconcile_results, score_batch
 def score_calls(inbox: str, model: str | None = None, store: str | None = None, workers: int | None = None,
                 dask_address: str | None = None, dashboard: str | None = None, batch_size: int = 4,
                 min_window_s: float = 1.5, max_window_s: float = 4.0, window_s: float = 3.0, hop_s: float = 1.5,
-                show_progress: bool = False) -> ScoreSummary:
-    """Score every new or changed call in the inbox with MODEL (NAME[:VERSION]; default version: champion; no MODEL: the most recently promoted)."""
+                agent_channel: Literal[0, 1] = 0, show_progress: bool = False) -> ScoreSummary:
+    """Score every new or changed call in the inbox with MODEL (NAME[:VERSION]; default version: champion; no MODEL:
+    the most recently promoted); in stereo calls the agent speaks on agent_channel, the customer on the other."""
     handle, cluster = Store.open(store), Cluster(workers, dask_address, dashboard)
     cfg = WindowConfig(min_window_s=min_window_s, max_window_s=max_window_s, window_s=window_s, hop_s=hop_s)
     start = time.perf_counter()
@@ -28,7 +30,7 @@ def score_calls(inbox: str, model: str | None = None, store: str | None = None, 
         reconcile_results(handle)
         plan = plan_calls(inbox, handle, model, batch_size, cluster.parallelism())
         tag_flow_run([f"model:{plan.model_spec}"])
-        outcomes = fan_out(FanOut(score_batch, plan.parameter_sets(handle, cfg), plan.sizes, "score-calls", "call"),
+        outcomes = fan_out(FanOut(score_batch, plan.parameter_sets(handle, cfg, agent_channel), plan.sizes, "score-calls", "call"),
                            cluster, show_progress)
     seconds = time.perf_counter() - start
     summary = ScoreSummary.of(plan, outcomes, seconds, write_day_report(handle, plan.model_spec))

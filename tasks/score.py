@@ -21,9 +21,11 @@ from prefect.tasks import exponential_backoff
 
 from data_contracts import schemas
 from data_contracts.reasons import Reason
+from data_contracts.suites import validate_calls
 from ser_models.domain import collapse_warning
 from ser_models.inference import LoadedModel, features_of, load_model
-from tasks.lib.audio import AUDIO_EXTENSIONS, TARGET_SR, AudioDecodeError, iter_blocks
+from tasks.lib.audio import AUDIO_EXTENSIONS, TARGET_SR, AudioDecodeError, iter_blocks, rms_dbfs
+from tasks.lib.conversation import conversation_columns
 from tasks.lib.day import today
 from tasks.lib.inbox import CallFile, call_key, file_sha256, list_inbox, pending_calls
 from tasks.lib.report import write_call_pages
@@ -79,9 +81,10 @@ class ScorePlan:
     def call_ids(self) -> list[str]:
         return [c.call_id for b in self.batches for c in b]
 
-    def parameter_sets(self, store: Store, cfg: WindowConfig) -> list[dict[str, Any]]:
+    def parameter_sets(self, store: Store, cfg: WindowConfig, agent_channel: int) -> list[dict[str, Any]]:
         """One score_batch call per batch."""
-        return [{"store": store, "calls": b, "model_spec": self.model_spec, "cfg": cfg} for b in self.batches]
+        return [{"store": store, "calls": b, "model_spec": self.model_spec, "cfg": cfg, "agent_channel": agent_channel}
+                for b in self.batches]
 
 
 @dataclass
@@ -153,8 +156,9 @@ def cached_model(store: Store, spec: str) -> LoadedModel:
     return load_model(store, spec)
 
 
-def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig) -> CallOutcome:
-    """VAD, windows, features and probabilities per channel, one block of audio at a time."""
+def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig, agent_channel: int = 0) -> CallOutcome:
+    """VAD, windows, features and probabilities per channel, one block of audio at a time; then each
+    channel's summary with the conversation columns (agent_channel: the agent's channel of a stereo call)."""
     out = CallOutcome()
     if PurePosixPath(call.path).suffix.lower() not in AUDIO_EXTENSIONS:
         out.reject = (UNSUPPORTED, f"extension {PurePosixPath(call.path).suffix or '(none)'} is not audio")
@@ -193,15 +197,17 @@ def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig) -> CallOut
         for scores in per_channel.values():
             scores.regions = merge_regions(scores.regions, cfg.merge_gap_s)
             out.segments += segment_rows(call.call_id, scores, model.classes)
-            out.summaries.append(summarize(call.call_id, call.path, duration, n_channels, scores, model.classes))
+        talk = conversation_columns({ch: s.regions for ch, s in per_channel.items()}, duration, agent_channel)
+        out.summaries = [summarize(call.call_id, call.path, duration, n_channels, s, model.classes) | talk[ch]
+                         for ch, s in per_channel.items()]
     return out
 
 
-def guarded_score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig) -> CallOutcome:
+def guarded_score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig, agent_channel: int) -> CallOutcome:
     """score_call, with an unexpected failure on this call's audio turned into its reject row: one poison-pill
     call must not fail the batch on every run (its error text goes into `detail` for whoever fixes the code)."""
     try:
-        return score_call(call, model, cfg)
+        return score_call(call, model, cfg, agent_channel)
     except Exception as exc:  # noqa: BLE001 - any error from one call's audio, recorded, never silent
         get_run_logger().warning("call %s rejected: %s: %s", call.call_id, type(exc).__name__, exc)
         outcome = CallOutcome()
@@ -232,6 +238,7 @@ def _score_block(y: np.ndarray, offset_s: float, regions: list[tuple[float, floa
     domain, in_domain = model.domain(data)
     scores.domain = np.concatenate([scores.domain, domain])
     scores.in_domain = np.concatenate([scores.in_domain, in_domain])
+    scores.dbfs = np.concatenate([scores.dbfs, [rms_dbfs(c) for c in clips]])
     scores.windows += wins
     seconds["model"] += time.perf_counter() - tick
 
@@ -255,14 +262,15 @@ def write_call(store: Store, call: CallFile, outcome: CallOutcome, model: Loaded
 
 
 @task(name="score-call-batch", retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=2), cache_policy=NO_CACHE)
-def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: WindowConfig) -> BatchOutcome:
+def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: WindowConfig,
+                agent_channel: int = 0) -> BatchOutcome:
     """Score, write, then commit the batch to the ledger; superseded files go last, so a crash never duplicates."""
     model = cached_model(store, model_spec)
     seconds: dict[str, float] = defaultdict(float)
     date = today()  # one day for the batch's rows and its report pages
     ledger_rows, call_rows, seg_rows, audio_s = [], [], [], 0.0
     for call in calls:
-        outcome = guarded_score_call(call, model, cfg)
+        outcome = guarded_score_call(call, model, cfg, agent_channel)
         tick = time.perf_counter()
         files = write_call(store, call, outcome, model, date)
         outcome.seconds["write"] += time.perf_counter() - tick
@@ -276,7 +284,10 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
         call_rows += outcome.summaries
         seg_rows += outcome.segments
         audio_s += outcome.audio_s
-    if call_rows:  # drawn here, in parallel, from rows in hand; before the commit, so a retry redraws them
+    if call_rows:
+        # rows that break the contract are never committed: the next run's reconciliation removes their files
+        validate_calls(pd.DataFrame(call_rows)).raise_on_failure()
+        # pages drawn here, in parallel, from rows in hand; before the commit, so a retry redraws them
         write_call_pages(store, date, f"{model.ref.name}:{model.ref.version}", pd.DataFrame(call_rows),
                          pd.DataFrame(seg_rows, columns=schemas.SEGMENTS_TABLE.schema.names))
     missing = [f for row in ledger_rows for f in row["result_files"] if not store.fs.exists(f)]

@@ -43,3 +43,12 @@ def test_calm_channel_has_no_negative_peak():
 def test_summary_without_speech_says_so():
     row = summarize("c1", "/in/c1.wav", 5.0, 1, scores(np.zeros((0, 2)).tolist(), [], regions=[]), CLASSES)
     assert row["status"] == "no_speech" and row["negative_share"] is None and row["n_segments"] == 0
+
+
+def test_negative_share_per_quarter_and_speech_level():
+    # a 12 s call: angry in 0-3 s, neutral in 3-6 s, nothing after 6 s
+    s = scores([[0.9, 0.1], [0.2, 0.8]], [(0.0, 3.0), (3.0, 6.0)])
+    s.dbfs = np.array([-20.0, -30.0])
+    row = summarize("c1", "/in/c1.wav", 12.0, 1, s, CLASSES)
+    assert [row[f"negative_share_q{q}"] for q in range(1, 5)] == [pytest.approx(1.0), pytest.approx(0.0), None, None]
+    assert row["speech_dbfs"] == pytest.approx(-25.0)

@@ -52,6 +52,11 @@ def clipped_share(y: np.ndarray) -> float:
     return float(np.mean(np.abs(y) >= FULL_SCALE)) if y.size else 0.0
 
 
+def rms_dbfs(y: np.ndarray) -> float:
+    """RMS level in dB re digital full scale (-200 for digital silence)."""
+    return float(20 * np.log10(max(float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if y.size else 0.0, 1e-10)))
+
+
 @dataclass(frozen=True)
 class DecodedAudio:
     """A whole file at its native rate, with the facts ingestion records about it."""

@@ -8,6 +8,7 @@ import numpy as np
 from data_contracts.labels import CANONICAL_EMOTIONS, NEGATIVE_EMOTIONS
 
 GRID_S = 0.1  # speech time is attributed to emotions on a 100 ms grid
+QUARTERS = [f"negative_share_q{q}" for q in range(1, 5)]
 
 
 @dataclass
@@ -20,6 +21,7 @@ class ChannelScores:
     proba: np.ndarray  # (windows, classes)
     domain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (windows,) domain_score, NaN without a guard
     in_domain: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (windows,)
+    dbfs: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (windows,) RMS level of each window
 
     @property
     def speech_s(self) -> float:
@@ -60,28 +62,34 @@ def negative_share(labels: np.ndarray, negative: np.ndarray) -> float:
 
 def summarize(call_id: str, path: str, duration_s: float, channels: int, scores: ChannelScores,
               classes: list[str]) -> dict:
-    """Shares of speech time per emotion, negative share, escalation, the most negative moment."""
+    """Shares of speech time per emotion, negative share overall and per quarter of the call, escalation,
+    the most negative moment, the median level of speech."""
     times, proba = speech_grid(scores, classes)
     base = {"call_id": call_id, "path": path, "duration_s": duration_s, "channels": channels,
             "channel": scores.channel, "speech_s": scores.speech_s, "n_segments": len(scores.windows)}
     if not len(times):
         return {**base, "dominant_emotion": None, **{f"share_{e}": None for e in CANONICAL_EMOTIONS},
-                "negative_share": None, "escalation": None, "peak_negative_start_s": None,
-                "mean_confidence": None, "out_of_domain_share": None, "status": "no_speech"}
+                "negative_share": None, **dict.fromkeys(QUARTERS), "escalation": None, "peak_negative_start_s": None,
+                "mean_confidence": None, "out_of_domain_share": None, "speech_dbfs": None, "status": "no_speech"}
     labels = proba.argmax(axis=1)
     counts = np.bincount(labels, minlength=len(classes)) / len(labels)
     negative = np.array([c in NEGATIVE_EMOTIONS for c in classes])
     first, last = times < duration_s / 3, times >= 2 * duration_s / 3
+    quarter = np.minimum((4 * times / duration_s).astype(int), 3)
     window_negative = scores.proba[:, negative].sum(axis=1)
     share = negative_share(labels, negative)
     return {**base, "dominant_emotion": classes[int(np.argmax(counts))],
             **{f"share_{e}": (float(counts[classes.index(e)]) if e in classes else None) for e in CANONICAL_EMOTIONS},
             "negative_share": share,
+            # a quarter of the call in which this channel did not speak has no share
+            **{q: negative_share(labels[quarter == i], negative) if (quarter == i).any() else None
+               for i, q in enumerate(QUARTERS)},
             "escalation": negative_share(labels[last], negative) - negative_share(labels[first], negative),
             # no negative speech, no negative peak: a time here would send an analyst to a calm moment
             "peak_negative_start_s": float(scores.windows[int(np.argmax(window_negative))][0]) if share > 0 else None,
             "mean_confidence": float(scores.proba.max(axis=1).mean()),
-            "out_of_domain_share": out_of_domain_share(scores), "status": "ok"}
+            "out_of_domain_share": out_of_domain_share(scores),
+            "speech_dbfs": float(np.median(scores.dbfs)) if len(scores.dbfs) else None, "status": "ok"}
 
 
 def out_of_domain_share(scores: ChannelScores) -> float | None:

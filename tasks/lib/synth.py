@@ -202,3 +202,45 @@ def synth_calls(out: Path, n_calls: int = 4, turns: int = 8, seed: int = 0) -> l
     pd.DataFrame(labels).to_csv(call_labels_path(out), index=False)
     return labels
 
+
+
+# A stereo call's script: (party: 0 agent, 1 customer; emotion; where the turn starts). ("after", gap): gap seconds after the
+# previous turn's voice ends; ("into", f): a barge-in at fraction f of the previous turn's voice.
+CONVERSATION = (
+    (0, "neutral", ("after", 1.0)), (1, "neutral", ("after", 0.8)), (0, "calm", ("into", 0.6)),
+    (1, "fearful", ("after", 6.0)), (0, "neutral", ("after", 0.7)), (1, "angry", ("into", 0.5)),
+    (0, "calm", ("after", 1.0)),
+)
+
+
+def voiced_extent(clip: np.ndarray, floor: float = 0.01) -> tuple[float, float]:
+    """Where a synthesized clip's voice starts and ends inside it (its lead and tail are room noise)."""
+    loud = np.flatnonzero(np.abs(clip) > floor)
+    return loud[0] / SR, (loud[-1] + 1) / SR
+
+
+def synth_conversation(path: Path, agent_channel: int = 0, customer_gain_db: float = -6.0, seed: int = 0) -> dict:
+    """Write a stereo 8 kHz mu-law call with clean turns, two barge-ins and a 6 s hold, the customer
+    customer_gain_db quieter than the agent, and return its truth: each turn's voiced (channel, start_s,
+    end_s, emotion)."""
+    rng = np.random.default_rng([seed, 47])
+    agent, customer = make_speakers(2, seed + 303)
+    placed, turns, cursor = [], [], 0.0
+    for i, (party, emotion, (how, value)) in enumerate(CONVERSATION):
+        clip = synth_speech((agent, customer)[party], EMOTIONS[emotion], STATEMENTS[1 + i % 2], rng)
+        clip *= 10 ** ((customer_gain_db if party else 0.0) / 20)
+        channel = agent_channel if party == 0 else 1 - agent_channel
+        lead, tail = voiced_extent(clip)
+        previous = turns[-1] if turns else (0, 0.0, 0.0, "")
+        voice_start = cursor + value if how == "after" else previous[1] + value * (previous[2] - previous[1])
+        placed.append((channel, int((voice_start - lead) * SR), clip))
+        turns.append((channel, float(voice_start), float(voice_start + tail - lead), emotion))
+        cursor = max(cursor, turns[-1][2])
+    audio = np.zeros((2, int((cursor + 1.0) * SR)), np.float32)
+    for channel, start, clip in placed:
+        audio[channel, start:start + len(clip)] += clip
+    audio += rng.normal(0, 10 ** (-50 / 20), audio.shape).astype(np.float32)
+    wire = np.stack([telephone_line(ch, 8_000) for ch in audio])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.clip(wire, -1, 1).T, 8_000, subtype="ULAW")
+    return {"duration_s": audio.shape[1] / SR, "turns": turns}
