@@ -171,18 +171,37 @@ def cmd_models(args: argparse.Namespace) -> None:
         ref = registry.promote(store, args.name, args.version)
         print(f"{ref.name}: champion is now {ref.version}")
         return
+    if args.action == "export":
+        _export(store, args)
+        return
     table = registry.list_models(store)
     print(table.round(3).to_string(index=False) if len(table) else f"no models registered in {store}")
+
+
+def _export(store, args: argparse.Namespace) -> None:
+    """`models export NAME[:VERSION] --onnx OUT`: the graph, card and guard of a torch model in one folder."""
+    from ser_models.inference import load_model
+    from ser_models.onnx_export import GRAPH, export_bundle
+
+    if not args.name or not args.onnx or args.version:
+        raise UserError("usage: serflow models export NAME[:VERSION] --onnx OUT_FOLDER")
+    model = load_model(store, args.name)
+    try:
+        out = export_bundle(model.estimator, model.card, model.ref.folder, Path(args.onnx))
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"{model.ref.name}:{model.ref.version} -> {out} ({(out / GRAPH).stat().st_size / 1e6:.2f} MB graph); "
+          f"serve it with: serflow predict FILES --onnx {out}")
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
     import json
 
     from ser_models.domain import collapse_warning
-    from ser_models.inference import load_model, predict_files
+    from ser_models.inference import load_bundle, load_model, predict_files
     from tasks.lib.store import Store
 
-    model = load_model(Store.open(args.store), args.model)
+    model = load_bundle(Path(args.onnx)) if args.onnx else load_model(Store.open(args.store), args.model)
     print(f"model: {model.ref.name}:{model.ref.version}", file=sys.stderr)
     results = predict_files(model, args.files, args.group_by)
     print(json.dumps(results, indent=2) if args.json else "\n".join(map(_prediction_line, results)))
@@ -212,6 +231,8 @@ def check_model(args: argparse.Namespace) -> None:
     from ser_models.registry import resolve
     from tasks.lib.store import Store
 
+    if getattr(args, "onnx", None):  # predict --onnx serves an exported bundle, not the registry
+        return
     ref = resolve(Store.open(args.store), args.model)
     args.model = f"{ref.name}:{ref.version}"
 
@@ -324,13 +345,15 @@ def add_train(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPa
 def add_serving(sub: argparse._SubParsersAction, store: argparse.ArgumentParser,
                 dask: argparse.ArgumentParser) -> None:
     p = sub.add_parser("models", parents=[store], help="list registered models, or promote a version to champion")
-    p.add_argument("action", choices=["list", "promote"])
-    p.add_argument("name", nargs="?")
+    p.add_argument("action", choices=["list", "promote", "export"])
+    p.add_argument("name", nargs="?", help="NAME (promote), NAME[:VERSION] (export)")
     p.add_argument("version", nargs="?")
+    p.add_argument("--onnx", metavar="OUT_FOLDER", help="export: write the ONNX graph, card and guard here")
     p.set_defaults(func=cmd_models)
     p = sub.add_parser("predict", parents=[store], help="emotion probabilities for audio files")
     p.add_argument("files", nargs="+")
     p.add_argument("--model", help=MODEL_HELP)
+    p.add_argument("--onnx", metavar="BUNDLE", help="serve an exported ONNX bundle with onnxruntime instead of --model")
     p.add_argument("--json", action="store_true")
     p.add_argument("--group-by", metavar="REGEX|all",
                    help="speaker normalisation context: 'all' files as one speaker, or a regex whose first group "

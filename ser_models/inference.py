@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from tasks.lib.store import Store
 
 @dataclass
 class LoadedModel:
-    ref: registry.ModelRef
+    ref: registry.ModelRef | BundleRef
     estimator: Estimator
     card: dict
     guard: DomainGuard | None = None
@@ -40,16 +41,43 @@ class LoadedModel:
         return self.guard.assess(data)
 
 
-def load_model(store: Store, spec: str | None) -> LoadedModel:
-    """Resolve NAME[:VERSION] (None: the default model) and refuse a model whose feature config this code no longer computes."""
-    ref = registry.resolve(store, spec)
-    card = ref.card
+@dataclass(frozen=True)
+class BundleRef:
+    """The registered version an ONNX bundle was exported from, and the bundle's folder."""
+
+    name: str
+    version: str
+    folder: Path
+
+
+def _check_feature_configs(card: dict) -> None:
+    """Refuse a model whose feature config this code no longer computes."""
     for name, trained_hash in card["feature_config_hashes"].items():
         current = get_feature_set(name).config_hash
         if current != trained_hash:
-            raise registry.RegistryError(f"{ref.name}:{ref.version} was trained on {name} config {trained_hash}, "
-                                         f"this serflow computes {current}; retrain it")
-    return LoadedModel(ref, registry.load(ref), card, DomainGuard.load(ref.folder))
+            raise registry.RegistryError(f"{card['name']}:{card['version']} was trained on {name} config "
+                                         f"{trained_hash}, this serflow computes {current}; retrain it")
+
+
+def load_model(store: Store, spec: str | None) -> LoadedModel:
+    """Resolve NAME[:VERSION] (None: the default model) and load it."""
+    ref = registry.resolve(store, spec)
+    _check_feature_configs(ref.card)
+    return LoadedModel(ref, registry.load(ref), ref.card, DomainGuard.load(ref.folder))
+
+
+def load_bundle(folder: Path) -> LoadedModel:
+    """An exported ONNX bundle (`serflow models export`), served like its registered version: the same
+    features, calibration and domain guard, with onnxruntime in place of torch."""
+    from ser_models.onnx_export import OnnxEstimator, load_bundle_card
+
+    try:
+        card = load_bundle_card(folder)
+    except ValueError as exc:
+        raise registry.RegistryError(str(exc)) from exc
+    _check_feature_configs(card)
+    return LoadedModel(BundleRef(card["name"], card["version"], folder), OnnxEstimator(folder, card), card,
+                       DomainGuard.load(folder))
 
 
 def features_of(clips: list[np.ndarray], feature_sets: tuple[str, ...], speakers: list[str] | None = None) -> FeatureData:

@@ -51,14 +51,22 @@ class TorchEstimator(Estimator):
         self.classes: list[str] = []
 
     # -- inputs ---------------------------------------------------------------------------------
-    def _pad_values(self) -> dict[str, np.ndarray]:
+    def pad_values(self) -> dict[str, np.ndarray]:
+        """Per feature set, what pads a short input: the training mean of each bin."""
         return {k: self.net.norms[k].mean.numpy() for k in self.feature_sets}
 
     def _batch(self, data: FeatureData, rows: np.ndarray, starts: np.ndarray | None) -> dict[str, torch.Tensor]:
         if not self.frame_level:
             return {k: torch.from_numpy(np.stack([data.inputs[k][i].reshape(-1) for i in rows])) for k in self.feature_sets}
-        pad, n = self._pad_values(), self.train_cfg.crop_frames
+        pad, n = self.pad_values(), self.train_cfg.crop_frames
         return {k: torch.from_numpy(np.stack([_crop(data.inputs[k][i], n, s, pad[k]) for i, s in zip(rows, starts)]))
+                for k in self.feature_sets}
+
+    def example_batch(self, n: int) -> dict[str, torch.Tensor]:
+        """n rows shaped as the net takes them (filled with the training means), for export."""
+        pad = self.pad_values()
+        return {k: torch.from_numpy(np.broadcast_to(pad[k], (n, self.train_cfg.crop_frames, len(pad[k])) if self.frame_level
+                                                    else (n, len(pad[k]))).astype(np.float32))
                 for k in self.feature_sets}
 
     def _random_starts(self, data: FeatureData, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -121,9 +129,13 @@ class TorchEstimator(Estimator):
 
     # -- inference ------------------------------------------------------------------------------
     @torch.no_grad()
+    def probabilities(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
+        """Class probabilities of one batch of inputs (crops or vectors)."""
+        self.net.eval()
+        return torch.softmax(self.net(batch), dim=1).numpy()
+
     def predict_proba(self, data: FeatureData) -> np.ndarray:
         """Vectors in batches; frame-level rows as the mean of overlapping windows' probabilities."""
-        self.net.eval()
         if not len(data):
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         rows, starts = self._windows(data)
@@ -132,7 +144,7 @@ class TorchEstimator(Estimator):
         for b in range(0, len(rows), 256):
             r = rows[b:b + 256]
             batch = self._batch(data, r, None if starts is None else starts[b:b + 256])
-            p = torch.softmax(self.net(batch), dim=1).numpy()
+            p = self.probabilities(batch)
             np.add.at(probs, r, p)
             np.add.at(counts, r, 1)
         return (probs / counts[:, None]).astype(np.float32)
