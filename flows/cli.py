@@ -326,7 +326,8 @@ def add_train(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPa
     p = sub.add_parser("train", parents=parents, help="cross-validate a model speaker-independently and register it")
     p.add_argument("--model", required=True, help="mlp, svm, svm_linear, logreg, rf, cnn, cl or ensemble")
     p.add_argument("--corpus", required=True, help="comma list of ingested corpora")
-    p.add_argument("--feature-set", help="for mlp/svm/logreg/rf: functionals (default) or mfcc40_mean")
+    p.add_argument("--feature-set", help="for mlp/svm/logreg/rf: functionals (default) or mfcc40_mean; for cl: "
+                   "CNN_INPUT+LSTM_INPUT, logmel+mfcc_seq by default")
     p.add_argument("--cv", default="loso",
                    help="loso | speaker-kfold:K | holdout:<speaker,...> | random:0.2 (speaker-DEPENDENT, labelled so)")
     p.add_argument("--augment", action="append", metavar="PRESET[xN]",

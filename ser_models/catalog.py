@@ -62,6 +62,16 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+def cl_branches(feature_set: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """cl's CNN_INPUT+LSTM_INPUT (logmel+mfcc_seq by default; the reference's control groups are logmel+logmel,
+    mfcc_seq+mfcc_seq and mfcc_seq+logmel): the feature sets it reads and the config naming each branch's input."""
+    branches = feature_set.split("+")
+    if len(branches) != 2 or not set(branches) <= {"logmel", "mfcc_seq"}:
+        raise ValueError(f"cl reads CNN_INPUT+LSTM_INPUT, each logmel or mfcc_seq (e.g. logmel+logmel), "
+                         f"not {feature_set!r}")
+    return tuple(dict.fromkeys(branches)), {"cnn_input": branches[0], "lstm_input": branches[1]}
+
+
 def build_estimator(name: str, feature_set: str | None = None, seed: int = 0,
                     members: tuple[str, ...] = DEFAULT_MEMBERS, max_epochs: int | None = None,
                     speaker_norm: bool = False) -> Estimator:
@@ -80,9 +90,14 @@ def build_estimator(name: str, feature_set: str | None = None, seed: int = 0,
         return Ensemble([build_estimator(m, feature_set if MODELS[m].vector_input else None, seed,
                                          max_epochs=max_epochs, speaker_norm=False) for m in members])
     spec = MODELS[name]
-    if feature_set and not spec.vector_input and (feature_set,) != spec.default_feature_sets:
+    if name == "cl" and feature_set:
+        feature_sets, branches = cl_branches(feature_set)
+        est = spec.build(feature_sets, seed)
+        est.config_kwargs = branches
+    elif feature_set and not spec.vector_input and (feature_set,) != spec.default_feature_sets:
         raise ValueError(f"model {name!r} reads {spec.default_feature_sets}, not {feature_set!r}")
-    est = spec.build((feature_set,) if feature_set and spec.vector_input else spec.default_feature_sets, seed)
+    else:
+        est = spec.build((feature_set,) if feature_set and spec.vector_input else spec.default_feature_sets, seed)
     if max_epochs and hasattr(est, "train_cfg"):  # a torch model
         est.train_cfg = replace(est.train_cfg, max_epochs=max_epochs)
     return est

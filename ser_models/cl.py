@@ -1,4 +1,7 @@
-"""`cl`: parallel CNN (log-mel) + 2-layer LSTM (MFCC sequence), L2-normalised embeddings fused by an FC head."""
+"""`cl`: parallel CNN (log-mel) + 2-layer LSTM (MFCC sequence), L2-normalised embeddings fused by an FC head.
+
+The branch inputs are parameters so the reference's control groups can be rebuilt (both branches on one
+input type, or swapped): `serflow train --model cl --feature-set logmel+logmel`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,9 +15,11 @@ from ser_models.layers import Standardize, conv_stack, spec_augment
 
 @dataclass(frozen=True)
 class CLConfig:
-    n_mels: int
-    n_mfcc: int
+    cnn_bins: int  # bins of the CNN branch's input
+    lstm_bins: int  # bins of the LSTM branch's input
     n_classes: int
+    cnn_input: str = "logmel"
+    lstm_input: str = "mfcc_seq"
     channels: tuple[int, ...] = (16, 32, 64, 64)
     input_pool: tuple[int, int] = (2, 2)  # 20 ms x 32 bands into the conv blocks
     lstm_hidden: int = 128
@@ -33,9 +38,10 @@ class CNNLSTM(nn.Module):
     def __init__(self, cfg: CLConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.norms = nn.ModuleDict({"logmel": Standardize(cfg.n_mels), "mfcc_seq": Standardize(cfg.n_mfcc)})
+        # one norm per feature set: a control group reading one set in both branches shares it
+        self.norms = nn.ModuleDict({cfg.cnn_input: Standardize(cfg.cnn_bins), cfg.lstm_input: Standardize(cfg.lstm_bins)})
         self.cnn = conv_stack(cfg.channels, cfg.dropout, cfg.input_pool)
-        self.lstm = nn.LSTM(cfg.n_mfcc, cfg.lstm_hidden, num_layers=cfg.lstm_layers, batch_first=True,
+        self.lstm = nn.LSTM(cfg.lstm_bins, cfg.lstm_hidden, num_layers=cfg.lstm_layers, batch_first=True,
                             dropout=cfg.dropout)
         h1, h2 = cfg.head
         self.head = nn.Sequential(nn.Linear(cfg.channels[-1] + cfg.lstm_hidden, h1), nn.ReLU(),
@@ -43,11 +49,11 @@ class CNNLSTM(nn.Module):
                                   nn.Linear(h2, cfg.n_classes))
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        spec, mfcc = self.norms["logmel"](inputs["logmel"]), self.norms["mfcc_seq"](inputs["mfcc_seq"])
+        c = self.cfg
+        image, sequence = self.norms[c.cnn_input](inputs[c.cnn_input]), self.norms[c.lstm_input](inputs[c.lstm_input])
         if self.training:
-            c = self.cfg
-            spec = spec_augment(spec, c.time_masks, c.max_time_mask, c.freq_masks, c.max_freq_mask)
-        cnn_embedding = F.normalize(self.cnn(spec.unsqueeze(1)), dim=1)
-        _, (hidden, _) = self.lstm(mfcc[:, :: self.cfg.lstm_stride])
+            image = spec_augment(image, c.time_masks, c.max_time_mask, c.freq_masks, c.max_freq_mask)
+        cnn_embedding = F.normalize(self.cnn(image.unsqueeze(1)), dim=1)
+        _, (hidden, _) = self.lstm(sequence[:, :: c.lstm_stride])
         lstm_embedding = F.normalize(hidden[-1], dim=1)
         return self.head(torch.cat([cnn_embedding, lstm_embedding], dim=1))

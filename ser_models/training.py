@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import pickle
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +119,12 @@ class TorchEstimator(Estimator):
 
     def _shape_kwargs(self, dims: dict[str, int], n_classes: int) -> dict[str, Any]:
         names = {f.name for f in fields(self.config_cls)}
+        chosen = {f.name: f.default for f in fields(self.config_cls) if f.default is not MISSING} | self.config_kwargs
         shape = {"n_classes": n_classes}
-        for key, feature_set in (("n_inputs", self.feature_sets[0]), ("n_mels", "logmel"), ("n_mfcc", "mfcc_seq")):
+        # a `<branch>_bins` field takes the bins of the feature set its `<branch>_input` field names
+        sources = {"n_inputs": self.feature_sets[0], "n_mels": "logmel",
+                   **{n: chosen.get(n.removesuffix("_bins") + "_input") for n in names if n.endswith("_bins")}}
+        for key, feature_set in sources.items():
             if key in names and feature_set in dims:
                 shape[key] = dims[feature_set]
         if "feature_set" in names:

@@ -65,6 +65,25 @@ def test_long_input_is_windowed_and_averaged(data):
     assert np.allclose(proba.sum(1), 1, atol=1e-5)
 
 
+@pytest.mark.parametrize("branches", ["logmel+logmel", "mfcc_seq+mfcc_seq", "mfcc_seq+logmel"])
+def test_cl_control_groups_read_the_inputs_they_name(branches, data, tmp_path):
+    """The reference's control groups: both branches on one input type, or swapped; a card rebuilds them."""
+    train, test = split(data)
+    classes = class_list(data.rows["emotion"])
+    cnn_input, lstm_input = branches.split("+")
+    est = build_estimator("cl", branches, max_epochs=2)
+    assert est.feature_sets == tuple(dict.fromkeys([cnn_input, lstm_input]))
+    est.fit(train, None, classes)
+    assert est.net.lstm.input_size == test.inputs[lstm_input][0].shape[1]
+    only = FeatureData(test.rows, {k: test.inputs[k] for k in est.feature_sets})  # nothing else is read
+    proba = est.predict_proba(only)
+    est.save(tmp_path)
+    loaded = load_estimator(tmp_path, "cl", list(est.feature_sets), classes, est.hyperparameters())
+    assert np.allclose(loaded.predict_proba(only), proba, atol=1e-5)
+    with pytest.raises(ValueError, match="CNN_INPUT\\+LSTM_INPUT"):
+        build_estimator("cl", "functionals+logmel")
+
+
 @pytest.mark.parametrize("model", ["mlp", "rf", "cnn", "cl"])
 def test_training_twice_gives_the_same_model(model, data):
     """Every random draw in training is seeded: the same command gives the same numbers twice."""
