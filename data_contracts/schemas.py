@@ -124,6 +124,7 @@ CALLS = pa.schema([
     ("mean_confidence", pa.float32()),
     ("out_of_domain_share", pa.float32()),  # share of scored speech time flagged out of domain
     ("speech_dbfs", pa.float32()),  # median RMS level of this channel's speech windows
+    ("syllables_per_s", pa.float32()),  # speaking-rate proxy: syllable nuclei per second of speech
     # the conversation (tasks/lib/conversation.py); overlap, interruptions and roles need one party per channel
     ("role", pa.string()),  # agent | customer (stereo, from agent_channel); null for mono
     ("talk_share", pa.float32()),  # this channel's speech time over all channels' speech time

@@ -30,6 +30,7 @@ from tasks.lib.day import today
 from tasks.lib.inbox import CallFile, call_key, file_sha256, list_inbox, pending_calls
 from tasks.lib.report import write_call_pages
 from tasks.lib.segments import ChannelScores, segment_rows, summarize
+from tasks.lib.speech_rate import syllable_count
 from tasks.lib.store import Store
 from tasks.lib.tables import read_ledger
 from tasks.lib.vad import WindowConfig, channel_speech_regions, merge_regions, windows
@@ -226,7 +227,11 @@ def _score_block(y: np.ndarray, offset_s: float, regions: list[tuple[float, floa
     regions = merge_regions(regions, cfg.merge_gap_s)
     wins = windows(regions, cfg, offset_s + len(y) / TARGET_SR)
     seconds["vad"] += time.perf_counter() - tick
+    tick = time.perf_counter()
     scores.regions += regions
+    scores.syllables += sum(syllable_count(y[int((s - offset_s) * TARGET_SR): int((e - offset_s) * TARGET_SR)],
+                                           TARGET_SR) for s, e in regions)
+    seconds["features"] += time.perf_counter() - tick
     if not wins:
         return
     tick = time.perf_counter()

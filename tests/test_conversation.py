@@ -8,7 +8,7 @@ import pytest
 
 from data_contracts.suites import validate_calls
 from flows.score import score_calls
-from tasks.lib.conversation import conversation_columns, gaps, interruptions, intersection, union
+from tasks.lib.conversation import conversation_columns, gaps, interruptions, intersection, total, union
 from tasks.lib.synth import synth_conversation
 
 
@@ -68,6 +68,14 @@ def test_scored_call_matches_the_synthetic_truth(scored):
     assert calls.loc[1, "talk_to_listen"] == pytest.approx(want[1]["talk_to_listen"], rel=0.1)
     assert calls.loc[1, "talk_share"] == pytest.approx(want[1]["talk_share"], abs=0.05)
     assert calls.loc[1, "speech_dbfs"] - calls.loc[0, "speech_dbfs"] == pytest.approx(6.0, abs=3.0)
+    truth_rate = {}
+    for ch in (0, 1):  # every turn says a 7-syllable statement
+        syllables = 7 * sum(c == ch for c, *_ in truth["turns"])
+        assert calls.loc[ch, "syllables_per_s"] * calls.loc[ch, "speech_s"] == pytest.approx(syllables, abs=1)
+        truth_rate[ch] = syllables / total(turns[ch])
+    # the VAD's regions run ~0.15 s past each turn, so rates read low; the faster party still reads faster
+    faster = max(truth_rate, key=truth_rate.get)
+    assert calls.loc[faster, "syllables_per_s"] > calls.loc[1 - faster, "syllables_per_s"]
 
 
 def test_quarters_hold_a_share_where_the_party_spoke_and_null_where_it_did_not(scored):

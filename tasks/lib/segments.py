@@ -22,6 +22,7 @@ class ChannelScores:
     domain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (windows,) domain_score, NaN without a guard
     in_domain: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (windows,)
     dbfs: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (windows,) RMS level of each window
+    syllables: int = 0  # syllable nuclei over the speech regions (tasks/lib/speech_rate.py)
 
     @property
     def speech_s(self) -> float:
@@ -63,14 +64,15 @@ def negative_share(labels: np.ndarray, negative: np.ndarray) -> float:
 def summarize(call_id: str, path: str, duration_s: float, channels: int, scores: ChannelScores,
               classes: list[str]) -> dict:
     """Shares of speech time per emotion, negative share overall and per quarter of the call, escalation,
-    the most negative moment, the median level of speech."""
+    the most negative moment, the median level of speech, the speaking rate."""
     times, proba = speech_grid(scores, classes)
     base = {"call_id": call_id, "path": path, "duration_s": duration_s, "channels": channels,
             "channel": scores.channel, "speech_s": scores.speech_s, "n_segments": len(scores.windows)}
     if not len(times):
         return {**base, "dominant_emotion": None, **{f"share_{e}": None for e in CANONICAL_EMOTIONS},
                 "negative_share": None, **dict.fromkeys(QUARTERS), "escalation": None, "peak_negative_start_s": None,
-                "mean_confidence": None, "out_of_domain_share": None, "speech_dbfs": None, "status": "no_speech"}
+                "mean_confidence": None, "out_of_domain_share": None, "speech_dbfs": None, "syllables_per_s": None,
+                "status": "no_speech"}
     labels = proba.argmax(axis=1)
     counts = np.bincount(labels, minlength=len(classes)) / len(labels)
     negative = np.array([c in NEGATIVE_EMOTIONS for c in classes])
@@ -89,7 +91,8 @@ def summarize(call_id: str, path: str, duration_s: float, channels: int, scores:
             "peak_negative_start_s": float(scores.windows[int(np.argmax(window_negative))][0]) if share > 0 else None,
             "mean_confidence": float(scores.proba.max(axis=1).mean()),
             "out_of_domain_share": out_of_domain_share(scores),
-            "speech_dbfs": float(np.median(scores.dbfs)) if len(scores.dbfs) else None, "status": "ok"}
+            "speech_dbfs": float(np.median(scores.dbfs)) if len(scores.dbfs) else None,
+            "syllables_per_s": scores.syllables / scores.speech_s if scores.speech_s > 0 else None, "status": "ok"}
 
 
 def out_of_domain_share(scores: ChannelScores) -> float | None:
