@@ -236,7 +236,8 @@ def _score_block(y: np.ndarray, offset_s: float, regions: list[tuple[float, floa
         return
     tick = time.perf_counter()
     clips = [y[max(0, int((s - offset_s) * TARGET_SR)): int((e - offset_s) * TARGET_SR)] for s, e in wins]
-    data = features_of(clips, model.estimator.feature_sets)
+    # one channel (in one block) is one speaker: a speaker-normalised model standardises it by its own speech
+    data = features_of(clips, model.estimator.feature_sets, [f"channel{scores.channel}"] * len(clips))
     seconds["features"] += time.perf_counter() - tick
     tick = time.perf_counter()
     scores.proba = np.vstack([scores.proba, model.predict_proba(data)])

@@ -222,3 +222,29 @@ def test_a_second_run_on_a_busy_store_stops_and_deletes_nothing(store, inbox, da
         rows = mine.groupby("call_id")["channel"].apply(list)
         assert set(rows.index) == scored and all(len(ch) == len(set(ch)) for ch in rows)
     assert not lock.exists()
+
+
+def test_a_speaker_normalised_model_standardises_each_channel_by_its_own_speech(data, small_corpus):
+    """Windows of one channel are one speaker group (what models.md promises), not one file each."""
+    from ser_models.catalog import build_estimator
+    from ser_models.data import class_list
+    from ser_models.inference import LoadedModel, features_of
+    from tasks.lib.audio import load
+    from tasks.lib.corpora import prepare_ravdess
+    from tasks.lib.segments import ChannelScores
+    from tests.conftest import split
+
+    train, _ = split(data)
+    classes = class_list(data.rows["emotion"])
+    est = build_estimator("svm_linear", speaker_norm=True)
+    est.fit(train, None, classes)
+    model = LoadedModel(None, est, {"classes": classes})
+    y = np.concatenate([load(r.path) for r in prepare_ravdess(small_corpus, corpus="syn")[:6]])
+    scores, cfg = ChannelScores(1, [], [], np.zeros((0, len(classes)))), WindowConfig()
+    seconds = {"vad": 0.0, "features": 0.0, "model": 0.0}
+    calls_module._score_block(y, 0.0, [(0.0, len(y) / 16_000)], scores, model, cfg, seconds)
+    clips = [y[int(s * 16_000): int(e * 16_000)] for s, e in scores.windows]
+    assert len(clips) >= 3
+    as_channel = model.predict_proba(features_of(clips, est.feature_sets, ["one"] * len(clips)))
+    each_alone = model.predict_proba(features_of(clips, est.feature_sets))
+    assert np.allclose(scores.proba, as_channel, atol=1e-6) and not np.allclose(scores.proba, each_alone, atol=1e-3)
