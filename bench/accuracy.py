@@ -36,15 +36,16 @@ MODELS = ["mlp", "svm", "svm_linear", "logreg", "rf", "cnn", "cl", "ensemble"]
 LOCO_LABELS = "calm=neutral,disgust=,surprised=,boredom="
 
 
-def load_results() -> dict:
-    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
+def load_results(path: Path = RESULTS, section: str = "runs") -> dict:
+    return json.loads(path.read_text()) if path.exists() else {section: {}}
 
 
-def save_result(key: str, row: dict) -> None:
-    results = load_results()
-    results["runs"][key] = row
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+def save_result(key: str, row: dict, path: Path = RESULTS, section: str = "runs") -> None:
+    """Merge one row into a results file (bench/references.py shares this), so a benchmark runs piecewise."""
+    results = load_results(path, section)
+    results[section][key] = row
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
 def markdown(results: dict) -> str:

@@ -13,11 +13,12 @@ Rows merge into bench/results/references.json, so the benchmark runs piecewise:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from accuracy import load_results, save_result  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
@@ -75,17 +76,6 @@ ROWS: dict[str, Row] = {
 }
 
 
-def load_results() -> dict:
-    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": {}}
-
-
-def save_result(key: str, result: dict) -> None:
-    results = load_results()
-    results["rows"][key] = result
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-
-
 def train(row: Row, cv: str, store: str, name: str) -> dict:
     """One train-model run; its pooled CV metrics (each test file alone) and minutes."""
     from flows.train import train_model
@@ -113,7 +103,7 @@ def run(key: str, store: str) -> None:
         p, s = result["as_protocol"], result["speaker_independent"]
         print(f"{key}: claimed {row.claimed}; serflow as protocol WA {p['wa']:.3f} UA {p['ua']:.3f}; "
               f"speaker-independent per file WA {s['wa']:.3f} UA {s['ua']:.3f}", flush=True)
-    save_result(key, result)
+    save_result(key, result, RESULTS, "rows")
 
 
 def markdown(results: dict) -> str:
@@ -142,7 +132,7 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the table and exit")
     args = parser.parse_args()
     if args.table:
-        print(markdown(load_results()))
+        print(markdown(load_results(RESULTS, "rows")))
         return
     keys = args.rows.split(",")
     unknown = sorted(set(keys) - set(ROWS))
@@ -163,7 +153,7 @@ def main() -> None:
     with without_heartbeats():
         for key in keys:
             run(key, args.store)
-    print(markdown(load_results()))
+    print(markdown(load_results(RESULTS, "rows")))
 
 
 if __name__ == "__main__":

@@ -220,6 +220,11 @@ def _sha_if_file(call: CallFile, outcome: CallOutcome) -> str | None:
     return None if outcome.reject and outcome.reject[0] == NOT_A_FILE else file_sha256(call.path)
 
 
+def _cut(y: np.ndarray, offset_s: float, start_s: float, end_s: float) -> np.ndarray:
+    """The samples of [start_s, end_s) (call time) from a block that starts at offset_s."""
+    return y[max(0, int((start_s - offset_s) * TARGET_SR)): int((end_s - offset_s) * TARGET_SR)]
+
+
 def _score_block(y: np.ndarray, offset_s: float, regions: list[tuple[float, float]], scores: ChannelScores,
                  model: LoadedModel, cfg: WindowConfig, seconds: dict[str, float]) -> None:
     """Windows of one channel's speech regions in a block, their features and the model's outputs."""
@@ -229,13 +234,12 @@ def _score_block(y: np.ndarray, offset_s: float, regions: list[tuple[float, floa
     seconds["vad"] += time.perf_counter() - tick
     tick = time.perf_counter()
     scores.regions += regions
-    scores.syllables += sum(syllable_count(y[int((s - offset_s) * TARGET_SR): int((e - offset_s) * TARGET_SR)],
-                                           TARGET_SR) for s, e in regions)
+    scores.syllables += sum(syllable_count(_cut(y, offset_s, s, e), TARGET_SR) for s, e in regions)
     seconds["features"] += time.perf_counter() - tick
     if not wins:
         return
     tick = time.perf_counter()
-    clips = [y[max(0, int((s - offset_s) * TARGET_SR)): int((e - offset_s) * TARGET_SR)] for s, e in wins]
+    clips = [_cut(y, offset_s, s, e) for s, e in wins]
     # one channel (in one block) is one speaker: a speaker-normalised model standardises it by its own speech
     data = features_of(clips, model.estimator.feature_sets, [f"channel{scores.channel}"] * len(clips))
     seconds["features"] += time.perf_counter() - tick
