@@ -6,10 +6,13 @@ builds stereo calls from the held-out speakers' recordings (one speaker per chan
 phone band, line noise at 15-30 dB SNR over the whole channel, 8 kHz mu-law), scores them with
 score-calls and reports the share of segments per emotion (the target: no class above 60%), the
 out-of-domain share, segment UA against the known turns, and the same model's per-file UA on the
-held-out recordings as they are (studio) and through the same line.
+held-out recordings as they are (studio) and through the same line. `--speaker-norm` trains the recipe with
+per-speaker normalisation: each call channel (one speaker) is standardised by its own speech, and per-file
+UA is then also given with each held-out speaker's recordings as its context. Segment UA is also measured
+with silero's 16 kHz VAD model on the same calls and model (the flow's default is the 8 kHz one).
 
-  .venv/bin/python bench/call_recipe.py     (after the bench store holds the three corpora:
-                                            bench/accuracy.py ingests them)   -> bench/results/call_recipe.json
+  .venv/bin/python bench/call_recipe.py [--speaker-norm]   (after the bench store holds the three corpora:
+                                  bench/accuracy.py ingests them)   -> bench/results/call_recipe.json
 """
 from __future__ import annotations
 
@@ -87,8 +90,9 @@ def write_calls(held, inbox: Path, seed: int = 0) -> list[dict]:
     return labels
 
 
-def per_file_ua(model, held) -> dict[str, float]:
-    """The model's UA on each held-out recording alone, as `serflow predict` serves it: as recorded and through a line."""
+def per_file_ua(model, held, speakers: list[str] | None = None) -> dict[str, float]:
+    """The model's UA on the held-out recordings as recorded and through a line: each alone, as `serflow predict`
+    serves it, or (speakers given) normalised with each speaker's other recordings as context."""
     from ser_models.evaluation import metrics
     from ser_models.inference import features_of
     from tasks.lib.audio import TARGET_SR, load, resample
@@ -100,7 +104,7 @@ def per_file_ua(model, held) -> dict[str, float]:
     truth = held["emotion"].map(index).to_numpy()
     out = {}
     for name, batch in {"studio": clips, "line_8khz_mulaw_15_30db": lined}.items():
-        predicted = model.predict_proba(features_of(batch, model.estimator.feature_sets)).argmax(axis=1)
+        predicted = model.predict_proba(features_of(batch, model.estimator.feature_sets, speakers)).argmax(axis=1)
         out[name] = round(metrics(truth, predicted, model.classes)["ua"], 3)
     return out
 
@@ -110,7 +114,10 @@ def main() -> None:
     parser.add_argument("--store", default=str(ROOT / "bench" / ".store"), help="the bench store with the corpora")
     parser.add_argument("--work", default=str(ROOT / "bench" / ".store" / "call-recipe"),
                         help="where the recipe's own store, corpus links and calls go")
+    parser.add_argument("--speaker-norm", action="store_true", help="train with per-speaker normalisation")
     args = parser.parse_args()
+    from accuracy import save_result
+
     from flows.settings import apply_settings, without_heartbeats
 
     apply_settings()  # before Prefect is imported: its settings are read once
@@ -123,8 +130,11 @@ def main() -> None:
     from flows.train import train_model
     from ser_models.evaluation import segment_level_metrics
     from ser_models.inference import load_model
+    from tasks.lib.inbox import list_inbox
     from tasks.lib.store import Store
     from tasks.lib.tables import read_manifest
+    from tasks.lib.vad import WindowConfig
+    from tasks.score import score_call
 
     start, work = time.perf_counter(), Path(args.work)
     corpora = ["ravdess", "emodb", "casia"]
@@ -134,33 +144,39 @@ def main() -> None:
     label_map = parse_label_map(LABELS)
     held = manifest[manifest["speaker_id"].isin(HELD_OUT)].assign(emotion=lambda d: d["emotion"].replace(label_map))
     held = held[held["emotion"].ne("")]
-    store = str(work / "store")
+    store, name = str(work / "store"), "calls-norm" if args.speaker_norm else "calls"
     with without_heartbeats():
         for corpus in corpora:
             if read_manifest(Store(store), [corpus]).empty:
                 ingest_corpus(kind=corpus, path=str(training_subset(manifest, corpus, work / "corpora")), store=store)
         summary = train_model(model="logreg", corpus=corpora, labels=LABELS, cv="speaker-kfold:5", augment=["call"],
-                              store=store, name="calls")
+                              store=store, name=name, speaker_norm=args.speaker_norm)
         labels = pd.DataFrame(write_calls(held, work / "inbox"))
-        scored = score_calls(inbox=str(work / "inbox"), model="calls", store=store)
-    model = load_model(Store(store), f"calls:{summary.version}")
+        scored = score_calls(inbox=str(work / "inbox"), model=name, store=store)
+    model = load_model(Store(store), f"{name}:{summary.version}")
     segments = duckdb.sql(f"select * from read_parquet('{store}/results/segments/**/*.parquet', hive_partitioning=true)"
-                          f" where model_version = '{summary.version}'").df()
+                          f" where model = '{name}' and model_version = '{summary.version}'").df()
+    wideband_vad = pd.DataFrame([row for call in list_inbox(str(work / "inbox"))
+                                 for row in score_call(call, model, WindowConfig(vad_sample_rate=16_000)).segments])
     shares = segments["emotion"].value_counts(normalize=True).round(3)
     report = {
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "command": "python bench/call_recipe.py", "recipe": f"logreg, {'+'.join(corpora)}, --labels '{LABELS}', "
-                                                           "--augment call, speaker-kfold:5",
+        "command": "python bench/call_recipe.py" + (" --speaker-norm" if args.speaker_norm else ""),
+        "recipe": f"logreg, {'+'.join(corpora)}, --labels '{LABELS}', --augment call, speaker-kfold:5"
+                  + (", --speaker-norm" if args.speaker_norm else ""),
         "held_out_speakers": list(HELD_OUT), "calls": int(labels["call_id"].nunique()),
         "audio_minutes": round(scored.audio_s / 60, 1), "line": "stereo, phone band, 8 kHz mu-law, noise 15-30 dB SNR",
         "segments": len(segments), "segment_shares": shares.to_dict(), "max_segment_share": float(shares.max()),
         "out_of_domain_share": round(float((~segments["in_domain"]).mean()), 3),
         "segment_ua": round(segment_level_metrics(segments, labels, model.classes)["ua"], 3),
+        "segment_ua_vad_16khz": round(segment_level_metrics(wideband_vad, labels, model.classes)["ua"], 3),
         "per_file_ua_held_out": per_file_ua(model, held), "chance": round(1 / len(model.classes), 3),
         "cv_ua_per_file": round(model.card["metrics"]["pooled"]["ua"], 3),
         "minutes": round((time.perf_counter() - start) / 60, 1),
     }
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    if args.speaker_norm:
+        report["per_file_ua_held_out_speaker_context"] = per_file_ua(model, held, held["speaker_id"].tolist())
+    save_result(name, report, RESULTS)
     print(json.dumps(report, indent=2))
 
 

@@ -70,6 +70,10 @@ def main() -> None:
                           env={"PREFECT_API_URL": api_url}) as lc, \
                 Client(lc) as client:
             client.run(warm_worker, warm_store, spec)
+            # a standing cluster has scored before: its workers hold the contract suite and report code too
+            synth_calls(Path(tmp, "warm-inbox"), n_calls=4, turns=2, seed=1)
+            score_calls(inbox=f"{tmp}/warm-inbox", model="bench", store=warm_store, dask_address=lc.scheduler_address,
+                        batch_size=1)
             start = time.perf_counter()
             warm = score_calls(inbox=f"{tmp}/inbox", model="bench", store=warm_store, dask_address=lc.scheduler_address)
             warm_wall = time.perf_counter() - start

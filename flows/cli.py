@@ -241,7 +241,8 @@ def cmd_score_calls(args: argparse.Namespace) -> None:
     from flows.score import score_calls
 
     _print_lines(score_calls(inbox=args.inbox, model=args.model, store=args.store, batch_size=args.batch_size,
-                             agent_channel=args.agent_channel, show_progress=True, **_cluster_args(args)))
+                             agent_channel=args.agent_channel, vad_sample_rate=args.vad_sample_rate,
+                             show_progress=True, **_cluster_args(args)))
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -366,6 +367,8 @@ def add_serving(sub: argparse._SubParsersAction, store: argparse.ArgumentParser,
     p.add_argument("--batch-size", type=int, default=4, help="calls per Prefect task")
     p.add_argument("--agent-channel", type=int, choices=[0, 1], default=0,
                    help="stereo calls: the agent's channel (0 or 1); the other channel is the customer's")
+    p.add_argument("--vad-sample-rate", type=int, choices=[8000, 16000], default=8000,
+                   help="silero's 8 kHz model (default; phone audio carries nothing above 4 kHz) or its 16 kHz one")
     p.set_defaults(func=cmd_score_calls, check=check_model, runs_flows=True)
     p = sub.add_parser("report", parents=[store], help="write the HTML report of one day's scored calls")
     p.add_argument("--date", metavar="YYYY-MM-DD", type=_date, help="scored_date of the calls (default: today, UTC)")

@@ -20,11 +20,14 @@ from tasks.score import ScoreSummary, plan_calls, reconcile_results, score_batch
 def score_calls(inbox: str, model: str | None = None, store: str | None = None, workers: int | None = None,
                 dask_address: str | None = None, dashboard: str | None = None, batch_size: int = 4,
                 min_window_s: float = 1.5, max_window_s: float = 4.0, window_s: float = 3.0, hop_s: float = 1.5,
-                agent_channel: Literal[0, 1] = 0, show_progress: bool = False) -> ScoreSummary:
+                agent_channel: Literal[0, 1] = 0, vad_sample_rate: Literal[8000, 16000] = 8000,
+                show_progress: bool = False) -> ScoreSummary:
     """Score every new or changed call in the inbox with MODEL (NAME[:VERSION]; default version: champion; no MODEL:
-    the most recently promoted); in stereo calls the agent speaks on agent_channel, the customer on the other."""
+    the most recently promoted); in stereo calls the agent speaks on agent_channel, the customer on the other;
+    silero's 8 kHz or 16 kHz model finds the speech (vad_sample_rate)."""
     handle, cluster = Store.open(store), Cluster(workers, dask_address, dashboard)
-    cfg = WindowConfig(min_window_s=min_window_s, max_window_s=max_window_s, window_s=window_s, hop_s=hop_s)
+    cfg = WindowConfig(min_window_s=min_window_s, max_window_s=max_window_s, window_s=window_s, hop_s=hop_s,
+                       vad_sample_rate=vad_sample_rate)
     start = time.perf_counter()
     with store_lock(handle, "score-calls"):  # reconciliation must never see another run's uncommitted files
         reconcile_results(handle)

@@ -29,7 +29,7 @@ def test_vad_rules_match_silero_and_streams_agree(tmp_path):
     model.reset_states()
     ref = [(s["start"] / 16000, s["end"] / 16000) for s in
            get_speech_timestamps(torch.from_numpy(y), model, sampling_rate=16000, min_speech_duration_ms=250)]
-    exact = speech_regions(y, WindowConfig(vad_stream_s=0))
+    exact = speech_regions(y, WindowConfig(vad_stream_s=0, vad_sample_rate=16_000))
     assert len(exact) == len(ref) and np.allclose(exact, ref, atol=0.04)
 
     def mask(regions):
@@ -38,8 +38,10 @@ def test_vad_rules_match_silero_and_streams_agree(tmp_path):
             grid[int(a * 100):int(b * 100)] = True
         return grid
 
-    streamed = speech_regions(y, WindowConfig(vad_stream_s=5.0))  # many parallel streams on a short call
+    streamed = speech_regions(y, WindowConfig(vad_stream_s=5.0, vad_sample_rate=16_000))  # many parallel streams
     assert np.mean(mask(streamed) == mask(ref)) > 0.9
+    narrow = speech_regions(y, WindowConfig(vad_stream_s=0))  # the default: silero's 8 kHz model
+    assert narrow != exact and np.mean(mask(narrow) == mask(ref)) > 0.9
 
 
 def test_one_vad_pass_over_both_channels_finds_what_each_channel_alone_finds(tmp_path):
@@ -62,3 +64,5 @@ def test_window_config_is_validated():
         WindowConfig(min_window_s=5.0, window_s=3.0)
     with pytest.raises(ValueError, match="hop_s"):
         WindowConfig(hop_s=4.0, window_s=3.0)
+    with pytest.raises(ValueError, match="vad_sample_rate"):
+        WindowConfig(vad_sample_rate=22_050)

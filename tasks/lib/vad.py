@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from tasks.lib.audio import TARGET_SR
+from tasks.lib.audio import TARGET_SR, resample
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,15 @@ class WindowConfig:
     min_speech_s: float = 0.25
     vad_threshold: float = 0.5
     vad_stream_s: float = 30.0  # long audio runs as parallel streams this long; 0 = one stream (silero's exact output)
+    vad_sample_rate: int = 8_000  # silero's 8 kHz model: 1.7x cheaper, as close to studio truth on phone audio
 
     def __post_init__(self) -> None:
         if not 0 < self.min_window_s <= self.window_s <= self.max_window_s:
             raise ValueError("need 0 < min_window_s <= window_s <= max_window_s")
         if not 0 < self.hop_s <= self.window_s:
             raise ValueError("need 0 < hop_s <= window_s")
+        if self.vad_sample_rate not in (8_000, 16_000):
+            raise ValueError("silero runs at vad_sample_rate 8000 or 16000")
 
 
 @lru_cache(maxsize=1)
@@ -39,22 +42,23 @@ def vad_model():
     return load_silero_vad(onnx=True)
 
 
-FRAME = 512  # silero's step at 16 kHz (32 ms)
+FRAME = 512  # silero's step at 16 kHz (32 ms; 256 samples at 8 kHz)
 WARMUP_FRAMES = 128  # ~4 s of the previous stream re-read so each stream's recurrent state has settled
 
 
-def speech_probabilities(y: np.ndarray, stream_s: float = 30.0) -> np.ndarray:
-    """Speech probability per 32 ms frame of a signal, or of each row of a (channels, samples) block.
-    Every channel, and a long block cut into streams, runs as one ONNX batch: each call costs about the same
-    for one stream as for dozens (the recurrent state makes results depend slightly on where a stream starts)."""
-    signals = np.atleast_2d(y)
-    n_frames = -(-signals.shape[1] // FRAME)
+def speech_probabilities(y: np.ndarray, stream_s: float = 30.0, sample_rate: int = TARGET_SR) -> np.ndarray:
+    """Speech probability per 32 ms frame of a 16 kHz signal, or of each row of a (channels, samples) block,
+    from silero's model for sample_rate. Every channel, and a long block cut into streams, runs as one ONNX
+    batch (the recurrent state makes results depend slightly on where a stream starts)."""
+    n_frames = -(-np.atleast_2d(y).shape[1] // FRAME)
+    signals = np.atleast_2d(resample(y, TARGET_SR, sample_rate))
+    frame = FRAME * sample_rate // TARGET_SR
     stream_frames = int(stream_s * TARGET_SR / FRAME) if stream_s > 0 else n_frames
     n_streams = -(-n_frames // stream_frames)
     span = stream_frames + (WARMUP_FRAMES if n_streams > 1 else 0)
-    streams = np.zeros((len(signals), n_streams, span, FRAME), np.float32)
+    streams = np.zeros((len(signals), n_streams, span, frame), np.float32)
     for c, signal in enumerate(signals):
-        frames = np.pad(signal, (0, n_frames * FRAME - len(signal))).reshape(n_frames, FRAME)
+        frames = np.pad(signal, (0, max(0, n_frames * frame - len(signal))))[:n_frames * frame].reshape(n_frames, frame)
         for k in range(n_streams):
             lo = max(0, k * stream_frames - WARMUP_FRAMES)
             chunk = frames[lo:(k + 1) * stream_frames]
@@ -62,7 +66,7 @@ def speech_probabilities(y: np.ndarray, stream_s: float = 30.0) -> np.ndarray:
     model = vad_model()
     model.reset_states()
     batch = torch.from_numpy(streams.reshape(len(signals) * n_streams, -1))
-    probs = model.audio_forward(batch, TARGET_SR).numpy().reshape(len(signals), n_streams, -1)
+    probs = model.audio_forward(batch, sample_rate).numpy().reshape(len(signals), n_streams, -1)
     kept = np.concatenate([probs[:, 0, :stream_frames]] + [probs[:, k, WARMUP_FRAMES:] for k in range(1, n_streams)],
                           axis=1)[:, :n_frames]
     return kept if y.ndim == 2 else kept[0]
@@ -101,7 +105,8 @@ def channel_speech_regions(block: np.ndarray, cfg: WindowConfig,
     """speech_regions of each channel of a (channels, samples) block, with one VAD pass for all channels."""
     if block.shape[1] < TARGET_SR * cfg.min_speech_s:
         return [[] for _ in block]
-    return [regions_from_probabilities(p, cfg, offset_s) for p in speech_probabilities(block, cfg.vad_stream_s)]
+    probs = speech_probabilities(block, cfg.vad_stream_s, cfg.vad_sample_rate)
+    return [regions_from_probabilities(p, cfg, offset_s) for p in probs]
 
 
 def merge_regions(regions: list[tuple[float, float]], gap_s: float) -> list[tuple[float, float]]:

@@ -174,8 +174,9 @@ def statistics(lld: np.ndarray, hop_s: float) -> np.ndarray:
     frac = position - low
     p5, p10, p25, p50, p75, p90, p95 = (ordered[:, low] * (1 - frac) + ordered[:, high] * frac).T
     z = centred / np.where(std > 0, std, 1.0)[:, None]
-    stats = np.column_stack([mean, std, p10, p50, p90, slope, p75 - p25, p95 - p5, (z ** 3).mean(axis=1),
-                             (z ** 4).mean(axis=1) - 3.0 * (std > 0)])
+    z2 = z * z  # products, not z ** 3 and z ** 4: numpy's pow is ~100x slower and was half of this function's time
+    stats = np.column_stack([mean, std, p10, p50, p90, slope, p75 - p25, p95 - p5, (z2 * z).mean(axis=1),
+                             (z2 * z2).mean(axis=1) - 3.0 * (std > 0)])
     return stats.reshape(-1)
 
 
