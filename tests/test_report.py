@@ -38,6 +38,9 @@ def test_score_run_ends_with_a_self_contained_report(scored):
     for html in [page, *(p.read_text() for p in (index.parent / "calls").iterdir())]:
         assert not re.search(r'(src|href)="(https?:)?//', html)  # no network: every image is inline
     assert page.count('src="data:image/png;base64,') == 2  # emotion shares, negative share by hour
+    for call in (index.parent / "calls").iterdir():  # a timeline bar for every row of the segments table
+        timeline, table = call.read_text().split("<h2>Segments</h2>")
+        assert 0 < timeline.count('class="segment"') == table.count("<tr") - 1
 
 
 def test_report_command_and_an_empty_day(scored, tmp_path, capsys):
@@ -89,7 +92,9 @@ def test_report_renders_in_a_headless_browser(scored, tmp_path):
         driver.save_screenshot(str(ARTIFACTS / "report-day.png"))
         rows[0].click()
         assert driver.find_element(By.TAG_NAME, "h1").text.startswith("Call ")
-        assert rendered(driver, 'img[alt="emotion timeline"]')
+        timeline = driver.find_element(By.CSS_SELECTOR, 'svg[aria-label="emotion timeline"]')
+        bars = timeline.find_elements(By.CSS_SELECTOR, "rect.segment")
+        assert timeline.size["width"] > 500 and bars and all(b.size["width"] >= 1 for b in bars)
         assert driver.find_elements(By.CSS_SELECTOR, "table tr")  # KPIs and segments
         driver.save_screenshot(str(ARTIFACTS / "report-call.png"))
     finally:

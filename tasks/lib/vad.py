@@ -53,7 +53,8 @@ def speech_probabilities(y: np.ndarray, stream_s: float = 30.0, sample_rate: int
     n_frames = -(-np.atleast_2d(y).shape[1] // FRAME)
     signals = np.atleast_2d(resample(y, TARGET_SR, sample_rate))
     frame = FRAME * sample_rate // TARGET_SR
-    stream_frames = int(stream_s * TARGET_SR / FRAME) if stream_s > 0 else n_frames
+    # a call shorter than one stream is one stream of its own length, not one padded to stream_s with silence
+    stream_frames = min(int(stream_s * TARGET_SR / FRAME), n_frames) if stream_s > 0 else n_frames
     n_streams = -(-n_frames // stream_frames)
     span = stream_frames + (WARMUP_FRAMES if n_streams > 1 else 0)
     streams = np.zeros((len(signals), n_streams, span, frame), np.float32)
