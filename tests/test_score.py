@@ -69,6 +69,7 @@ def test_rerun_scores_nothing_and_changed_call_replaces_rows(store, inbox, dask_
     before = results(store, "segments")
     again = score_calls(inbox=str(root), model="ser", store=store, dask_address=dask_address)
     assert (again.scored, again.rejected, again.unchanged) == (0, 0, 6)
+    assert again.report is None  # nothing new: the day's report is left as it is
     assert len(results(store, "segments")) == len(before)
     shutil.copy(root / "call001.wav", root / "call001.tmp")
     sf.write(root / "call001.wav", np.concatenate([sf.read(root / "call001.tmp")[0], np.zeros(8000)]), 16000)
