@@ -25,8 +25,8 @@ from prefect_dask import DaskTaskRunner
 #   waits behind a big one while another worker idles: batches go out biggest first.
 # Measured effects are in docs/benchmarks.md.
 # Every Dask comm keeps its last 1,000 messages under 1 MB for debugging, and with them each batch's task
-# call (Prefect's context and the batch's parameters): the flow process grew by 1.45 GB over a 10,000-call
-# run. CLIENT_CONFIG keeps none, in the flow's client and in the clusters serflow starts.
+# call (Prefect's context and the batch's parameters, alive in the flow process until 1,000 later batches).
+# CLIENT_CONFIG keeps none, in the flow's client and in the clusters serflow starts.
 CLIENT_CONFIG = {"distributed.admin.low-level-log-length": 0}
 LOCAL_CLUSTER_CONFIG = CLIENT_CONFIG | {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,

@@ -64,6 +64,6 @@ def message_log_lengths(dask_address: str | None) -> list[int | None]:
 
 
 def test_dask_comms_keep_no_message_log(dask_address):
-    """Each kept message holds a batch's task call: over 10,000 calls the flow process grew by 1.45 GB."""
+    """Each kept message would keep a batch's task call (Prefect's context, the parameters) alive."""
     for logs in (message_log_lengths(dask_address), message_log_lengths(None)):  # the session's cluster, a fresh one
         assert len(logs) >= 2 and set(logs) == {0}
