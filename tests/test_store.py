@@ -143,3 +143,18 @@ def test_exclusive_create_on_s3_lets_exactly_one_writer_win(s3_endpoint):
     assert _create(store, path, '{"pid": 1}') is True
     assert _create(store, path, '{"pid": 2}') is False
     assert store.fs.cat_file(path) == b'{"pid": 1}'
+
+
+def test_reading_many_files_hands_freed_heap_back(tmp_path, monkeypatch):
+    """A day's report reads one file per call; glibc kept the freed Parquet metadata (2.4 GB after 10,000 calls)."""
+    import tasks.lib.store as store_module
+
+    store, released = Store(str(tmp_path)), []
+    monkeypatch.setattr(store_module, "MANY_FILES", 4)
+    monkeypatch.setattr(store_module, "release_freed_heap", lambda: released.append(True))
+    for corpus in "abc":
+        store.write_partition(QUARANTINE_TABLE, rows(2, corpus), {"corpus": corpus})
+    assert len(store.read(QUARANTINE_TABLE)) == 6 and not released  # 3 files: nothing to hand back
+    store.write_partition(QUARANTINE_TABLE, rows(2, "d"), {"corpus": "d"})
+    assert len(store.read(QUARANTINE_TABLE)) == 8 and released == [True]
+
