@@ -48,6 +48,17 @@ def save_result(key: str, row: dict, path: Path = RESULTS, section: str = "runs"
     path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
+def ensure_ingested(store: str, corpora: list[str]) -> None:
+    """Ingest each shared corpus the bench store does not hold yet (bench/references.py shares this)."""
+    from flows.ingest import ingest_corpus
+    from tasks.lib.store import Store
+    from tasks.lib.tables import read_manifest
+
+    for corpus in corpora:
+        if read_manifest(Store(store), [corpus]).empty:
+            ingest_corpus(kind=corpus, path=str(CORPORA / corpus), store=store)
+
+
 def markdown(results: dict) -> str:
     lines = ["| corpus | cv | model | speaker norm | augmentation | UA per file (as served) | UA with speaker context "
              "| WA | macro-F1 | chance | CV train min |", "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -140,14 +151,8 @@ def main() -> None:
     from flows.settings import apply_settings, without_heartbeats
 
     apply_settings()  # before Prefect is imported: its settings are read once
-    from flows.ingest import ingest_corpus
-    from tasks.lib.store import Store
-    from tasks.lib.tables import read_manifest
-
     corpora = args.corpora.split(",")
-    for corpus in corpora + ([args.shares_on] if args.shares_on else []):
-        if read_manifest(Store(args.store), [corpus]).empty:
-            ingest_corpus(kind=corpus, path=str(CORPORA / corpus), store=args.store)
+    ensure_ingested(args.store, corpora + ([args.shares_on] if args.shares_on else []))
     with without_heartbeats():
         for augment in args.augment.split(","):
             for model in args.models.split(","):

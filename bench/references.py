@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from accuracy import load_results, save_result  # bench/ is on sys.path when run as a script
+from accuracy import ensure_ingested, load_results, save_result  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
@@ -143,13 +143,7 @@ def main() -> None:
     from flows.settings import apply_settings, without_heartbeats
 
     apply_settings()  # before Prefect is imported: its settings are read once
-    from flows.ingest import ingest_corpus
-    from tasks.lib.store import Store
-    from tasks.lib.tables import read_manifest
-
-    for corpus in sorted({c for k in keys if (c := ROWS[k].corpus)}):
-        if read_manifest(Store(args.store), [corpus]).empty:
-            ingest_corpus(kind=corpus, path=str(CORPORA / corpus), store=args.store)
+    ensure_ingested(args.store, sorted({c for k in keys if (c := ROWS[k].corpus)}))
     with without_heartbeats():
         for key in keys:
             run(key, args.store)

@@ -96,24 +96,23 @@ def publish_train_artifacts(summary: TrainSummary, store: Store) -> None:
 @task(name="publish-score-artifacts", cache_policy=NO_CACHE)
 def publish_score_artifacts(summary: ScoreSummary, store: Store) -> None:
     """Calls scored, rejected and unchanged, audio and speed, the day's emotion shares, the calls to look at;
-    a run that found nothing new publishes only its counts (the day's tables did not change)."""
+    a run that found nothing new (it left the day report as it was) publishes only its counts."""
     date = today()
     counts = {"inbox files": summary.inbox_files, "scored": summary.scored, "rejected": summary.rejected,
               "unchanged since last run": summary.unchanged, "segments": summary.segments}
-    if not summary.scored + summary.rejected:
-        create_markdown_artifact(key="score-calls", description=f"score-calls with {summary.model}", markdown=(
-            f"# score-calls with `{summary.model}`\n\n" + _bullets(counts)
-            + f"\n\nNothing new in the inbox: the report and tables of {date} are unchanged.\n"))
-        return
-    calls = day_calls(store, date, summary.model)
-    shares = emotion_shares(calls)
-    speed = f"{summary.audio_s / summary.seconds:.1f}x realtime" if summary.seconds and summary.audio_s else "n/a"
-    share_rows = "\n".join(f"| {e} | {100 * s:.1f}% |" for e, s in shares.items()) or "| (no speech) | |"
-    create_markdown_artifact(key="score-calls", description=f"score-calls with {summary.model}", markdown=(
-        f"# score-calls with `{summary.model}`\n\n" + _bullets(
-            counts | {"audio": f"{summary.audio_s / 60:.1f} min in {summary.seconds:.1f} s ({speed}, flow run only)"})
-        + f"\n\n## Emotion share of speech on {date} (all runs of this model that day)\n\n"
-          f"| emotion | share |\n|---|---|\n{share_rows}\n"))
-    for column in ("negative_share", "escalation"):
-        create_table_artifact(key=artifact_key("score-calls-top", column), table=_records(top_calls(calls, column)),
+    if summary.report is None:
+        body, tops = f"Nothing new in the inbox: the report and tables of {date} are unchanged.\n", {}
+    else:
+        calls = day_calls(store, date, summary.model)
+        shares = emotion_shares(calls)
+        speed = f"{summary.audio_s / summary.seconds:.1f}x realtime" if summary.seconds and summary.audio_s else "n/a"
+        counts["audio"] = f"{summary.audio_s / 60:.1f} min in {summary.seconds:.1f} s ({speed}, flow run only)"
+        share_rows = "\n".join(f"| {e} | {100 * s:.1f}% |" for e, s in shares.items()) or "| (no speech) | |"
+        body = (f"## Emotion share of speech on {date} (all runs of this model that day)\n\n"
+                f"| emotion | share |\n|---|---|\n{share_rows}\n")
+        tops = {column: top_calls(calls, column) for column in ("negative_share", "escalation")}
+    create_markdown_artifact(key="score-calls", description=f"score-calls with {summary.model}",
+                             markdown=f"# score-calls with `{summary.model}`\n\n{_bullets(counts)}\n\n{body}")
+    for column, top in tops.items():
+        create_table_artifact(key=artifact_key("score-calls-top", column), table=_records(top),
                               description=f"{date}: channels with the highest {column}")
