@@ -20,10 +20,13 @@ def day_calls(store: Store, date: str, model: str | None = None) -> pd.DataFrame
     """Call rows scored on DATE (YYYY-MM-DD) with speech, optionally of one model version (NAME:VERSION)."""
     calls = store.read(schemas.CALLS_TABLE, filter=ds.field("scored_date") == date)
     calls = calls[calls["status"] == "ok"]
-    if model:
-        name, _, version = model.partition(":")
-        calls = calls[(calls["model"] == name) & (calls["model_version"] == version)]
-    return calls.reset_index(drop=True)
+    return of_model(calls, model) if model else calls.reset_index(drop=True)
+
+
+def of_model(calls: pd.DataFrame, model: str) -> pd.DataFrame:
+    """The rows of one model version (NAME:VERSION)."""
+    name, _, version = model.partition(":")
+    return calls[(calls["model"] == name) & (calls["model_version"] == version)].reset_index(drop=True)
 
 
 def emotion_shares(calls: pd.DataFrame) -> dict[str, float]:

@@ -13,9 +13,12 @@ import pyarrow.dataset as ds
 
 from data_contracts import schemas
 from data_contracts.labels import CANONICAL_EMOTIONS, NEGATIVE_EMOTIONS
-from tasks.lib.day import day_calls, emotion_shares, top_calls
+from tasks.lib.day import day_calls, emotion_shares, of_model, top_calls
 from tasks.lib.store import Store
 
+# The segment columns the pages draw (the table has probabilities too): a day is 100,000s of rows.
+SEGMENT_COLUMNS = ["call_id", "channel", "start_s", "end_s", "emotion", "confidence", "in_domain", "model",
+                   "model_version"]
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:70em;color:#222}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:2px 6px}
 th{background:#f3f3f3}.kpi{display:inline-block;margin:0 2em 1em 0}.kpi b{display:block;font-size:1.6em}
@@ -148,9 +151,9 @@ class DayData:
         if not model and len(calls):
             latest = calls.loc[calls["scored_at"].idxmax()]
             model = f"{latest['model']}:{latest['model_version']}"
-        calls = day_calls(store, date, model) if model else calls
+        calls = of_model(calls, model) if model else calls
         on_day = ds.field("scored_date") == date
-        segments = store.read(schemas.SEGMENTS_TABLE, filter=on_day)
+        segments = store.read(schemas.SEGMENTS_TABLE, filter=on_day, columns=SEGMENT_COLUMNS)
         segments = segments.merge(calls[["call_id", "channel", "model", "model_version"]].drop_duplicates())
         arrived = store.read(schemas.LEDGER_TABLE, columns=["call_id", "mtime"]).drop_duplicates("call_id", keep="last")
         hours = pd.to_datetime(arrived["mtime"], unit="s", utc=True).dt.hour
