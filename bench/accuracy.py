@@ -60,14 +60,15 @@ def ensure_ingested(store: str, corpora: list[str]) -> None:
 
 
 def markdown(results: dict) -> str:
-    lines = ["| corpus | cv | model | speaker norm | augmentation | UA per file (as served) | UA with speaker context "
-             "| WA | macro-F1 | chance | CV train min |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| corpus | cv | model | features | speaker norm | augmentation | UA per file (as served) "
+             "| UA with speaker context | WA | macro-F1 | chance | CV train min |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key in sorted(results["runs"]):
         r = results["runs"][key]
         if "ua_per_file" not in r:  # rows of an older feature version, kept in the JSON for the record
             continue
         context = f"{r['ua_speaker_context']:.3f}" if r.get("ua_speaker_context") is not None else "–"
-        lines.append(f"| {r['corpus']} | {r['cv']} | {r['model']} | {'yes' if r['speaker_norm'] else 'no'} | {r['augment']} "
+        features = "+".join(r["feature_config_hashes"])
+        lines.append(f"| {r['corpus']} | {r['cv']} | {r['model']} | {features} | {'yes' if r['speaker_norm'] else 'no'} | {r['augment']} "
                      f"| **{r['ua_per_file']:.3f}** | {context} | {r['wa']:.3f} | {r['macro_f1']:.3f} "
                      f"| {1 / len(r['classes']):.3f} | {r['cv_train_minutes']:.1f} |")
     return "\n".join(lines)

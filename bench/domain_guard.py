@@ -1,6 +1,7 @@
 """Out-of-domain guard on shared audio: matched unseen speakers vs the same files shifted, and another corpus.
 
-The guard is fitted as `serflow train` fits it (DomainGuard.fit on the training rows' `functionals`) on
+The guard is fitted as `serflow train` fits it (DomainGuard.fit on the training rows'
+`functionals_ge2e`, what the feature models read by default) on
 RAVDESS actors 01-18 from the bench store; actors 19-20 are the matched test, then the same files with
 clipped x20 gain, a noise floor (5 and 15 dB SNR) and a telephone channel, and every EMO-DB file, all
 served from raw audio as `serflow predict` serves them (features plus the clipping check); and, per
@@ -24,6 +25,7 @@ HELD_OUT = ("ravdess:19", "ravdess:20")
 
 
 def main() -> None:
+    from ser_models.catalog import DEFAULT_VECTOR_SET as FEATURE_SET
     from ser_models.data import load_feature_data
     from ser_models.domain import MAX_CLIPPED_SHARE, DomainGuard
     from ser_models.inference import features_of
@@ -33,10 +35,10 @@ def main() -> None:
     from tests.shifts import SHIFTS
 
     store = Store(str(ROOT / "bench" / ".store"))
-    data = load_feature_data(store, ("functionals",), ["ravdess"], {})
+    data = load_feature_data(store, (FEATURE_SET,), ["ravdess"], {})
     data = data.subset(data.original)
     held = data.rows["speaker_id"].isin(HELD_OUT).to_numpy()
-    guard = DomainGuard.fit(data.subset(np.flatnonzero(~held)), "functionals")
+    guard = DomainGuard.fit(data.subset(np.flatnonzero(~held)), FEATURE_SET)
     manifest = read_manifest(store)
     paths = manifest.set_index("utterance_id")["path"]
     clips = [load(paths[u]) for u in data.rows.loc[held, "utterance_id"]]
@@ -45,7 +47,7 @@ def main() -> None:
              **{f"actors 19-20, {name}": [shift(y) for y in clips] for name, shift in SHIFTS.items()}}
     flagged = {}
     for name, batch in audio.items():
-        scores, in_domain = guard.assess(features_of(batch, ("functionals",)))
+        scores, in_domain = guard.assess(features_of(batch, (FEATURE_SET,)))
         flagged[name] = {"n": len(batch), "flagged_share": round(float((~in_domain).mean()), 3),
                          "flagged_by_features": round(float((~guard.in_domain(scores)).mean()), 3),
                          "median_domain_score": round(float(np.median(scores)), 4),

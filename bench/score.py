@@ -1,10 +1,11 @@
 """End-to-end call scoring speed: minutes of calls scored, x realtime overall and per stage, on this machine.
 
-Builds its own small model (synthetic corpus, SVM on functionals with telephone augmentation), writes
-long synthetic calls (stereo 8 kHz mu-law, mono 16 kHz, stereo FLAC, mono 8 kHz A-law), then runs the
-score-calls flow on 2 Dask workers. Stage times are summed over workers (CPU-seconds per stage).
+Builds its own small model (synthetic corpus, SVM on its default `functionals_ge2e` or --feature-set, with
+telephone augmentation), writes long synthetic calls (stereo 8 kHz mu-law, mono 16 kHz, stereo FLAC, mono
+8 kHz A-law), then runs the score-calls flow on 2 Dask workers. Stage times are summed over workers (CPU-seconds per stage).
 
-Usage: .venv/bin/python bench/score.py [--calls 8] [--turns 40]   ->  bench/results/score.json
+Usage: .venv/bin/python bench/score.py [--calls 8] [--turns 40] [--feature-set functionals]
+       ->  bench/results/score.json (score-functionals.json with --feature-set functionals)
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=8)
     parser.add_argument("--turns", type=int, default=40, help="utterance turns per call (~5 s each)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--feature-set", help="what the SVM reads (default: the model's default, functionals_ge2e)")
     args = parser.parse_args()
     import shutil
 
@@ -58,7 +60,7 @@ def main() -> None:
         synth_corpus(Path(tmp, "corpus"), n_speakers=6, repetitions=1)
         ingest_corpus(kind="ravdess", path=f"{tmp}/corpus", name="syn", store=store)
         train_model(model="svm", corpus=["syn"], cv="speaker-kfold:3", augment=["telephone", "noise"], store=store,
-                    name="bench")
+                    name="bench", feature_set=args.feature_set)
         labels = pd.DataFrame(synth_calls(Path(tmp, "inbox"), n_calls=args.calls, turns=args.turns))
         start = time.perf_counter()
         summary = score_calls(inbox=f"{tmp}/inbox", model="bench", store=store, workers=args.workers)
@@ -95,11 +97,13 @@ def main() -> None:
         "stage_share": {k: round(v / stage_total, 3) for k, v in summary.stage_seconds.items()},
         "segments": summary.segments,
         "segment_level_ua": round(seg["ua"], 3), "utterance_level_ua_cv": round(card["metrics"]["pooled"]["ua"], 3),
-        "command": f"python bench/score.py --calls {args.calls} --turns {args.turns} --workers {args.workers}",
+        "command": f"python bench/score.py --calls {args.calls} --turns {args.turns} --workers {args.workers}"
+                   + (f" --feature-set {args.feature_set}" if args.feature_set else ""),
     }
     print(json.dumps(result, indent=2))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    out = RESULTS.with_name(f"score-{args.feature_set}.json") if args.feature_set else RESULTS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

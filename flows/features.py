@@ -7,6 +7,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 
 from flows.fanout import Cluster, FanOut, fan_out
+from ser_models.catalog import DEFAULT_VECTOR_SET
 from tasks.artifacts import publish_feature_artifacts, tag_flow_run
 from tasks.features import FeatureSummary, build_feature_batch, plan_features
 from tasks.lib.feature_store import MAX_BATCH_FILES
@@ -14,7 +15,7 @@ from tasks.lib.store import Store
 
 
 @flow(name="build-features", flow_run_name="features {feature_set}")
-def build_features(feature_set: str = "functionals", corpus: list[str] | None = None,
+def build_features(feature_set: str = DEFAULT_VECTOR_SET, corpus: list[str] | None = None,
                    augment: list[str] | None = None, augment_speakers: list[str] | None = None,
                    store: str | None = None, workers: int | None = None, dask_address: str | None = None,
                    dashboard: str | None = None, batch_size: int = MAX_BATCH_FILES,

@@ -86,7 +86,7 @@ def features_of(clips: list[np.ndarray], feature_sets: tuple[str, ...], speakers
     ids = [str(i) for i in range(len(clips))]
     rows = pd.DataFrame({"utterance_id": ids, "augmentation": "none", "speaker_id": speakers or ids,
                          "corpus": "", "emotion": "", "clipped_share": [clipped_share(c) for c in clips]})
-    return FeatureData(rows, {k: [get_feature_set(k).extract(c) for c in clips] for k in feature_sets})
+    return FeatureData(rows, {k: get_feature_set(k).extract_many(clips) for k in feature_sets})
 
 
 def speaker_groups(paths: list[str], group_by: str | None) -> list[str]:

@@ -127,6 +127,7 @@ def data(small_corpus):
     import pandas as pd
 
     from data_contracts.labels import canonical_emotion
+    from ser_models.catalog import DEFAULT_VECTOR_SET
     from ser_models.data import FeatureData
     from tasks.lib.audio import load
     from tasks.lib.corpora import prepare_ravdess
@@ -137,8 +138,8 @@ def data(small_corpus):
     rows = pd.DataFrame({"utterance_id": [r.utterance_id for r in records], "augmentation": "none",
                          "speaker_id": [r.speaker_id for r in records], "corpus": "syn",
                          "emotion": [canonical_emotion("ravdess", r.emotion_raw) for r in records]})
-    sets = ("functionals", "logmel", "mfcc_seq")
-    return FeatureData(rows, {k: [get_feature_set(k).extract(c) for c in clips] for k in sets})
+    sets = (DEFAULT_VECTOR_SET, "logmel", "mfcc_seq")
+    return FeatureData(rows, {k: get_feature_set(k).extract_many(clips) for k in sets})
 
 
 def split(data, test_speaker: str = "syn:04"):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
-from ser_models.catalog import build_estimator, load_estimator
+from ser_models.catalog import DEFAULT_VECTOR_SET, build_estimator, load_estimator
 from ser_models.data import FeatureData, class_list
 from tests.conftest import CHANCE, split
 
@@ -115,9 +115,9 @@ def test_call_trained_model_does_not_collapse_on_shifted_unseen_speaker(model, d
     records = {r.utterance_id: r for r in prepare_ravdess(small_corpus, corpus="syn")}
     copies = [augment(load(records[u].path), 16_000, u, f"call#{i}")[0] for u in train.rows["utterance_id"] for i in (0, 1)]
     rows = pd.concat([train.rows.assign(augmentation=f"call#{i}") for i in (0, 1)]).sort_index(kind="stable")
-    augmented = FeatureData(rows.reset_index(drop=True), features_of(copies, ("functionals",)).inputs)
+    augmented = FeatureData(rows.reset_index(drop=True), features_of(copies, (DEFAULT_VECTOR_SET,)).inputs)
     both = FeatureData(pd.concat([train.rows, augmented.rows], ignore_index=True),
-                       {"functionals": train.inputs["functionals"] + augmented.inputs["functionals"]})
+                       {DEFAULT_VECTOR_SET: train.inputs[DEFAULT_VECTOR_SET] + augmented.inputs[DEFAULT_VECTOR_SET]})
     est = build_estimator(model)
     est.fit(both, None, class_list(data.rows["emotion"]))
     clips = [load(r.path) for r in records.values() if r.speaker_id == "syn:04"]
@@ -168,7 +168,7 @@ def test_planted_skops_payload_is_refused_and_never_runs(fitted, tmp_path):
     plant_exec(tmp_path / "model.skops", est.pipeline.steps[0][1].payload[0])
     assert "builtins.exec" in sio.get_untrusted_types(file=tmp_path / "model.skops")
     with pytest.raises(ValueError, match=r"refused unloaded: \["):
-        load_estimator(tmp_path, "logreg", ["functionals"], est.classes, est.hyperparameters())
+        load_estimator(tmp_path, "logreg", [DEFAULT_VECTOR_SET], est.classes, est.hyperparameters())
     assert not marker.exists()
 
 

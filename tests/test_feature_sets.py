@@ -7,7 +7,8 @@ from tests.conftest import tone
 
 
 @pytest.mark.parametrize("name,frame_level,bins", [
-    ("functionals", False, 211 * 10 + 13), ("logmel", True, 64), ("mfcc_seq", True, 40), ("mfcc40_mean", False, 40)])
+    ("functionals", False, 211 * 10 + 13), ("logmel", True, 64), ("mfcc_seq", True, 40), ("mfcc40_mean", False, 40),
+    ("ge2e", False, 256), ("functionals_ge2e", False, 211 * 10 + 13 + 256)])
 def test_shapes_and_finite_on_silence_and_clipping(name, frame_level, bins):
     fs = FEATURE_SETS[name]
     speech = tone(1.0, freq=180)
@@ -16,7 +17,7 @@ def test_shapes_and_finite_on_silence_and_clipping(name, frame_level, bins):
         assert x.dtype == np.float32 and x.shape[1] == bins and np.isfinite(x).all()
     x = fs.extract(speech)
     assert x.shape[0] == (101 if frame_level else 1)  # 10 ms hop over 1 s, centred frames
-    if name == "functionals":
+    if name.startswith("functionals"):
         assert len(fs.names()) == bins and fs.names()[0] == "mfcc00__mean"
 
 
@@ -96,7 +97,35 @@ def test_config_hash_versions_the_config():
     assert replace(fs, code_version=fs.code_version + 1).config_hash != fs.config_hash
 
 
-@pytest.mark.parametrize("name", ["functionals", "logmel"])
+def test_functionals_ge2e_is_the_functionals_then_the_embedding(small_corpus):
+    from tasks.lib.audio import load
+
+    y = load(str(next(small_corpus.rglob("*.wav"))))
+    both = FEATURE_SETS["functionals_ge2e"].extract(y)
+    np.testing.assert_array_equal(both, np.hstack([FEATURE_SETS["functionals"].extract(y), FEATURE_SETS["ge2e"].extract(y)]))
+    assert FEATURE_SETS["functionals_ge2e"].names()[-1] == "ge2e255"
+    assert not FEATURE_SETS["ge2e"].extract(np.zeros(16_000, np.float32)).any()  # digital silence: zeros
+
+
+def test_ge2e_batched_is_resemblyzers_embedding_of_each_clip(small_corpus):
+    """The partials of many clips go through the LSTM together; each clip's embedding is what resemblyzer's
+    embed_utterance gives for it at the encoder's level with long pauses trimmed."""
+    from resemblyzer.audio import normalize_volume, trim_long_silences
+
+    from tasks.lib.audio import load
+    from tasks.lib.feature_sets.voice import encoder
+
+    clips = [load(str(p)) for p in sorted(small_corpus.rglob("*.wav"))[:5]] + [np.zeros(4_000, np.float32)]
+    fs = FEATURE_SETS["ge2e"]
+    batched = fs.extract_many(clips)
+    for clip, embedding in zip(clips, batched):
+        np.testing.assert_allclose(embedding, fs.extract(clip), atol=1e-5)
+    prepared = trim_long_silences(np.clip(normalize_volume(clips[0].astype(np.float64), -30.0), -1, 1))
+    np.testing.assert_allclose(batched[0][0], encoder().embed_utterance(prepared.astype(np.float32)), atol=1e-5)
+    assert not batched[-1].any()
+
+
+@pytest.mark.parametrize("name", ["functionals", "logmel", "ge2e"])
 def test_features_ignore_recording_gain_and_silence_padding(name, small_corpus):
     """The same voice at another gain, or padded with digital silence, gives (nearly) the same features."""
     from tasks.lib.audio import load

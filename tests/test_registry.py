@@ -4,13 +4,13 @@ import pandas as pd
 import pytest
 
 from ser_models import registry
-from ser_models.catalog import build_estimator
+from ser_models.catalog import DEFAULT_VECTOR_SET, build_estimator
 from ser_models.data import class_list
 from ser_models.registry import RegistryError
 from tasks.lib.store import Store
 from tests.conftest import split
 
-CARD = {"model": "svm", "feature_sets": ["functionals"], "corpora": ["syn"], "cv": "holdout:syn:04",
+CARD = {"model": "svm", "feature_sets": [DEFAULT_VECTOR_SET], "corpora": ["syn"], "cv": "holdout:syn:04",
         "metrics": {"pooled": {"ua": 0.5, "wa": 0.5, "macro_f1": 0.5}}}
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import balanced_accuracy_score
 
-from ser_models.catalog import build_estimator, load_estimator
+from ser_models.catalog import DEFAULT_VECTOR_SET, build_estimator, load_estimator
 from ser_models.data import FeatureData, class_list
 from ser_models.speaker_norm import group_ids
 from tests.conftest import CHANCE, split
@@ -15,8 +15,8 @@ def test_speaker_norm_removes_a_speaker_offset(data, tmp_path):
     per-speaker standardisation still recognises them; the raw-feature model does not."""
     train, test = split(data)
     classes = class_list(data.rows["emotion"])
-    spread = np.concatenate(train.inputs["functionals"]).std(axis=0)
-    shifted = FeatureData(test.rows, {"functionals": [1.3 * v + 2 * spread for v in test.inputs["functionals"]]})
+    spread = np.concatenate(train.inputs[DEFAULT_VECTOR_SET]).std(axis=0)
+    shifted = FeatureData(test.rows, {DEFAULT_VECTOR_SET: [1.3 * v + 2 * spread for v in test.inputs[DEFAULT_VECTOR_SET]]})
     ua = {}
     for norm in (True, False):
         est = build_estimator("svm_linear", speaker_norm=norm)
@@ -28,7 +28,7 @@ def test_speaker_norm_removes_a_speaker_offset(data, tmp_path):
     est.save(tmp_path)
     loaded = load_estimator(tmp_path, est.kind, list(est.feature_sets), classes, est.hyperparameters())
     assert np.allclose(loaded.predict_proba(shifted), est.predict_proba(shifted), atol=1e-5)
-    one = FeatureData(test.rows.head(1), {"functionals": test.inputs["functionals"][:1]})
+    one = FeatureData(test.rows.head(1), {DEFAULT_VECTOR_SET: test.inputs[DEFAULT_VECTOR_SET][:1]})
     assert np.isfinite(est.predict_proba(one)).all()  # a one-row group leans on population statistics
 
 

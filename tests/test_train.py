@@ -8,6 +8,7 @@ from flows.cli import main
 from flows.ingest import ingest_corpus
 from flows.train import train_model
 from ser_models import registry
+from ser_models.catalog import DEFAULT_VECTOR_SET
 from ser_models.data import load_feature_data
 from ser_models.inference import features_of, load_model
 from tasks.lib.audio import load, write_wav
@@ -31,7 +32,7 @@ def test_flow_cross_validates_and_registers(store, dask_address):
     assert pooled["n"] == 30 and pooled["ua"] >= 3 * CHANCE, summary.lines()
     card = registry.resolve(Store(store), "mlp").card
     assert card["speaker_independent"] and card["speakers"] == [f"syn:0{i}" for i in range(1, 5)]
-    assert card["feature_config_hashes"] == {"functionals": get_feature_set("functionals").config_hash}
+    assert card["feature_config_hashes"] == {DEFAULT_VECTOR_SET: get_feature_set(DEFAULT_VECTOR_SET).config_hash}
     assert card["metrics"]["pooled"]["ua"] == pytest.approx(pooled["ua"])
     assert card["hyperparameters"]["train"]["max_epochs"] == 12
 
@@ -58,12 +59,12 @@ def test_registry_round_trip_and_champion(store, small_corpus):
     registry.promote(Store(store), "mlp-repeat", "v0001")
     assert registry.resolve(Store(store), "mlp-repeat").version == "v0001"
     model = load_model(Store(store), "mlp-repeat")
-    data = load_feature_data(Store(store), ("functionals",), ["syn"], {})
+    data = load_feature_data(Store(store), (DEFAULT_VECTOR_SET,), ["syn"], {})
     first = data.subset(np.arange(5))
     again = registry.load(ref).predict_proba(first)
     assert again.shape == (5, len(model.classes)) and np.allclose(again.sum(1), 1, atol=1e-5)
     clip = load(str(sorted(small_corpus.rglob("*.wav"))[0]))
-    direct = model.estimator.predict_proba(features_of([clip], ("functionals",)))
+    direct = model.estimator.predict_proba(features_of([clip], (DEFAULT_VECTOR_SET,)))
     assert np.isclose(direct.sum(), 1, atol=1e-5)
     listing = registry.list_models(Store(store))
     assert listing.query("name == 'mlp-repeat' and champion").version.tolist() == ["v0001"]

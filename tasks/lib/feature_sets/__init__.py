@@ -11,6 +11,16 @@ import numpy as np
 
 from tasks.lib.feature_sets.frames import LogMelConfig, Mfcc40MeanConfig, MfccSeqConfig, logmel, mfcc40_mean, mfcc_seq
 from tasks.lib.feature_sets.functionals import FunctionalsConfig, feature_names, functionals
+from tasks.lib.feature_sets.voice import (
+    FunctionalsGe2eConfig,
+    Ge2eConfig,
+    functionals_ge2e,
+    functionals_ge2e_many,
+    functionals_ge2e_names,
+    ge2e,
+    ge2e_many,
+    ge2e_names,
+)
 from tasks.lib.kernels import compile_once
 
 
@@ -24,11 +34,18 @@ class FeatureSet:
     frame_level: bool
     code_version: int  # bump when this set's extraction code changes its output for the same config
     names_fn: Callable[[Any], list[str]] | None = None
+    many_fn: Callable[[list[np.ndarray], Any], list[np.ndarray]] | None = None  # many clips at once: a batched model
 
     def extract(self, y: np.ndarray) -> np.ndarray:
         compile_once("feature_sets", _exercise_feature_sets)
-        out = np.asarray(self.extract_fn(y, self.config), dtype=np.float32)
-        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+        return _finite(self.extract_fn(y, self.config))
+
+    def extract_many(self, clips: list[np.ndarray]) -> list[np.ndarray]:
+        """extract() of each clip; a set with a batched model runs it over all of them together."""
+        if self.many_fn is None:
+            return [self.extract(y) for y in clips]
+        compile_once("feature_sets", _exercise_feature_sets)
+        return [_finite(x) for x in self.many_fn(clips, self.config)]
 
     def describe(self) -> dict[str, Any]:
         return {"feature_set": self.name, "config": asdict(self.config), "code_version": self.code_version}
@@ -45,9 +62,17 @@ class FeatureSet:
         return self.names_fn(self.config) if self.names_fn else None
 
 
+def _finite(x: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(np.asarray(x, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+
 FEATURE_SETS: dict[str, FeatureSet] = {
     "functionals": FeatureSet("functionals", FunctionalsConfig(), functionals, frame_level=False, code_version=5,
                               names_fn=feature_names),
+    "ge2e": FeatureSet("ge2e", Ge2eConfig(), ge2e, frame_level=False, code_version=1, names_fn=ge2e_names,
+                       many_fn=ge2e_many),
+    "functionals_ge2e": FeatureSet("functionals_ge2e", FunctionalsGe2eConfig(), functionals_ge2e, frame_level=False,
+                                   code_version=1, names_fn=functionals_ge2e_names, many_fn=functionals_ge2e_many),
     "logmel": FeatureSet("logmel", LogMelConfig(), logmel, frame_level=True, code_version=3),
     "mfcc_seq": FeatureSet("mfcc_seq", MfccSeqConfig(), mfcc_seq, frame_level=True, code_version=3),
     "mfcc40_mean": FeatureSet("mfcc40_mean", Mfcc40MeanConfig(), mfcc40_mean, frame_level=False, code_version=2),

@@ -1,0 +1,100 @@
+"""The `ge2e` set: resemblyzer's GE2E voice embedding, alone and appended to the functionals.
+
+The encoder (its weights ship inside the resemblyzer package: nothing is downloaded) was trained to tell
+thousands of speakers apart across many microphones and rooms. Its 256 numbers also carry how a voice is
+being used, and next to the hand-made functionals they raised per-file, speaker-independent UA on every
+shared corpus and across corpora (docs/benchmarks.md).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from tasks.lib.feature_sets.functionals import FunctionalsConfig, feature_names, functionals
+
+EMBEDDING_SIZE = 256
+BATCH_PARTIALS = 64  # 1.6 s partials per LSTM call: batched, each costs about a third of one alone
+
+
+@dataclass(frozen=True)
+class Ge2eConfig:
+    level_dbfs: float = -30.0  # the level the encoder was trained at (resemblyzer's audio_norm_target_dBFS)
+    partials_per_s: float = 1.3  # 1.6 s partial windows averaged, resemblyzer's defaults
+    min_coverage: float = 0.75
+    min_voiced_s: float = 0.5  # a trimmed clip shorter than this keeps its pauses rather than become empty
+
+
+@dataclass(frozen=True)
+class FunctionalsGe2eConfig:
+    functionals: FunctionalsConfig = field(default_factory=FunctionalsConfig)
+    ge2e: Ge2eConfig = field(default_factory=Ge2eConfig)
+
+
+@lru_cache(maxsize=1)
+def encoder():
+    """The GE2E encoder on CPU, loaded once per process."""
+    with warnings.catch_warnings():  # resemblyzer and webrtcvad import APIs that scipy and setuptools deprecate
+        warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+        warnings.filterwarnings("ignore", "Please import `binary_dilation`", DeprecationWarning)
+        from resemblyzer import VoiceEncoder
+    return VoiceEncoder("cpu", verbose=False)
+
+
+def _partials(y: np.ndarray, cfg: Ge2eConfig) -> np.ndarray:
+    """(n, 160, 40) mel partials of one clip, cut as resemblyzer's embed_utterance cuts them, after bringing
+    it to the encoder's level and trimming long pauses, as the encoder was trained."""
+    from resemblyzer import VoiceEncoder
+    from resemblyzer.audio import normalize_volume, trim_long_silences, wav_to_mel_spectrogram
+
+    y = np.clip(normalize_volume(y.astype(np.float64), cfg.level_dbfs), -1.0, 1.0)  # webrtcvad reads int16
+    trimmed = trim_long_silences(y)
+    y = trimmed if len(trimmed) >= cfg.min_voiced_s * 16_000 else y
+    wav_slices, mel_slices = VoiceEncoder.compute_partial_slices(len(y), cfg.partials_per_s, cfg.min_coverage)
+    mel = wav_to_mel_spectrogram(np.pad(y, (0, max(0, wav_slices[-1].stop - len(y)))).astype(np.float32))
+    return np.stack([mel[s] for s in mel_slices])
+
+
+def ge2e_many(clips: list[np.ndarray], cfg: Ge2eConfig) -> list[np.ndarray]:
+    """(1, 256) per clip: the L2-normed mean of its partials' embeddings; digital silence gives zeros. The
+    partials of all clips go through the LSTM together, BATCH_PARTIALS at a time."""
+    import torch
+
+    model = encoder()
+    partials = [_partials(y, cfg) if np.any(y) else np.zeros((0, 160, 40), np.float32) for y in clips]
+    stacked = torch.from_numpy(np.concatenate(partials))
+    with torch.no_grad():
+        embeds = np.concatenate([np.zeros((0, EMBEDDING_SIZE), np.float32)]
+                                + [model(stacked[i:i + BATCH_PARTIALS]).numpy()
+                                   for i in range(0, len(stacked), BATCH_PARTIALS)])
+    out, start = [], 0
+    for p in partials:
+        raw = embeds[start:start + len(p)].mean(axis=0) if len(p) else np.zeros(EMBEDDING_SIZE, np.float32)
+        start += len(p)
+        out.append((raw / max(float(np.linalg.norm(raw)), 1e-12))[None, :])
+    return out
+
+
+def ge2e(y: np.ndarray, cfg: Ge2eConfig) -> np.ndarray:
+    """(1, 256) embedding of one 16 kHz clip."""
+    return ge2e_many([y], cfg)[0]
+
+
+def ge2e_names(cfg: Ge2eConfig) -> list[str]:
+    return [f"ge2e{i:03d}" for i in range(EMBEDDING_SIZE)]
+
+
+def functionals_ge2e(y: np.ndarray, cfg: FunctionalsGe2eConfig) -> np.ndarray:
+    """(1, functionals + 256): what the voice does over the utterance, then what the encoder hears in it."""
+    return functionals_ge2e_many([y], cfg)[0]
+
+
+def functionals_ge2e_many(clips: list[np.ndarray], cfg: FunctionalsGe2eConfig) -> list[np.ndarray]:
+    """functionals_ge2e of each clip, the embeddings batched."""
+    return [np.hstack([functionals(y, cfg.functionals), e]) for y, e in zip(clips, ge2e_many(clips, cfg.ge2e))]
+
+
+def functionals_ge2e_names(cfg: FunctionalsGe2eConfig) -> list[str]:
+    return feature_names(cfg.functionals) + ge2e_names(cfg.ge2e)
