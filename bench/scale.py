@@ -3,8 +3,8 @@
 On a standing 2-worker LocalCluster (serflow's settings) and one Prefect server, all in one run:
   features  ingest K synthetic corpora (24 voices each, 60 clips per voice), then build `functionals` for
             all of them in one flow run
-  score     N short synthetic calls (D distinct calls, copied under N names) through score-calls, then the
-            same inbox again: the ledger diff of N unchanged calls
+  score     N short synthetic calls (D distinct calls, copied under N names) through score-calls with an SVM
+            on those `functionals`, then the same inbox again: the ledger diff of N unchanged calls
 For each flow run: wall seconds, summed task-run time as Prefect recorded it, and the orchestration
 overhead share 1 - summed task time / (workers x wall); peak RSS of this (flow) process and of each
 worker, sampled every second, with the RSS after the first quarter of the run to show whether it grows.
@@ -151,7 +151,7 @@ def main() -> None:
         result["features"] = {**features, "files_per_s": round(summary.computed_rows / features["wall_s"], 1)}
 
         train_model(model="svm", corpus=names[:1], cv="holdout:syn0:01", store=store, name="scale",
-                    dask_address=address)
+                    feature_set="functionals", dask_address=address)
         audio_s = synth_inbox(Path(tmp, "inbox"), args.calls, args.distinct_calls)
         result["calls"], result["call_audio_hours"] = args.calls, round(audio_s / 3600, 2)
 
