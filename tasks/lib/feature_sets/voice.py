@@ -44,14 +44,15 @@ def encoder():
 
 
 def _partials(y: np.ndarray, cfg: Ge2eConfig) -> np.ndarray:
-    """(n, 160, 40) mel partials of one clip, cut as resemblyzer's embed_utterance cuts them, after bringing
-    it to the encoder's level and trimming long pauses, as the encoder was trained."""
+    """(partials, 160 frames, 40 mel bands) of one 16 kHz clip, cut as resemblyzer's embed_utterance cuts them,
+    after bringing it to the encoder's level and trimming long pauses, as the encoder was trained."""
     from resemblyzer import VoiceEncoder
     from resemblyzer.audio import normalize_volume, trim_long_silences, wav_to_mel_spectrogram
+    from resemblyzer.hparams import sampling_rate
 
     y = np.clip(normalize_volume(y.astype(np.float64), cfg.level_dbfs), -1.0, 1.0)  # webrtcvad reads int16
     trimmed = trim_long_silences(y)
-    y = trimmed if len(trimmed) >= cfg.min_voiced_s * 16_000 else y
+    y = trimmed if len(trimmed) >= cfg.min_voiced_s * sampling_rate else y
     wav_slices, mel_slices = VoiceEncoder.compute_partial_slices(len(y), cfg.partials_per_s, cfg.min_coverage)
     mel = wav_to_mel_spectrogram(np.pad(y, (0, max(0, wav_slices[-1].stop - len(y)))).astype(np.float32))
     return np.stack([mel[s] for s in mel_slices])
@@ -62,8 +63,11 @@ def ge2e_many(clips: list[np.ndarray], cfg: Ge2eConfig) -> list[np.ndarray]:
     partials of all clips go through the LSTM together, BATCH_PARTIALS at a time."""
     import torch
 
-    model = encoder()
-    partials = [_partials(y, cfg) if np.any(y) else np.zeros((0, 160, 40), np.float32) for y in clips]
+    model = encoder()  # first: it imports resemblyzer with its import-time warnings silenced
+    from resemblyzer.hparams import mel_n_channels, partials_n_frames
+
+    none = np.zeros((0, partials_n_frames, mel_n_channels), np.float32)
+    partials = [_partials(y, cfg) if np.any(y) else none for y in clips]
     stacked = torch.from_numpy(np.concatenate(partials))
     with torch.no_grad():
         embeds = np.concatenate([np.zeros((0, EMBEDDING_SIZE), np.float32)]
