@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MEMBERS = ("mlp", "svm", "rf")
 # What the utterance-vector models read unless told otherwise: the functionals plus the GE2E voice embedding,
-# which beat the functionals alone on every corpus and across corpora (docs/benchmarks.md).
+# which beat the functionals alone within RAVDESS and EMO-DB and with each corpus held out (docs/benchmarks.md).
 DEFAULT_VECTOR_SET = "functionals_ge2e"
 
 

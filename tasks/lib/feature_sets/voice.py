@@ -2,8 +2,8 @@
 
 The encoder (its weights ship inside the resemblyzer package: nothing is downloaded) was trained to tell
 thousands of speakers apart across many microphones and rooms. Its 256 numbers also carry how a voice is
-being used, and next to the hand-made functionals they raised per-file, speaker-independent UA on every
-shared corpus and across corpora (docs/benchmarks.md).
+being used, and next to the hand-made functionals they raised per-file, speaker-independent UA within
+RAVDESS and EMO-DB and with each shared corpus held out (docs/benchmarks.md).
 """
 from __future__ import annotations
 
