@@ -36,7 +36,7 @@ def score_calls(inbox: str, model: str | None = None, store: str | None = None, 
         outcomes = fan_out(FanOut(score_batch, plan.parameter_sets(handle, cfg, agent_channel), plan.sizes, "score-calls", "call"),
                            cluster, show_progress)
     seconds = time.perf_counter() - start
-    # nothing new: today's report and its tables stand as they are (reading 10,000 calls' rows costs ~45 s)
+    # nothing new: today's report and its tables stand as they are (rewriting reads every call row of the day)
     report = write_day_report(handle, plan.model_spec) if plan.batches else None
     summary = ScoreSummary.of(plan, outcomes, seconds, report)
     publish_score_artifacts(summary, handle)
