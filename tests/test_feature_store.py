@@ -1,7 +1,8 @@
 """The feature store's planning: cost-balanced batches."""
 import numpy as np
+import pytest
 
-from tasks.lib.feature_store import WorkItem, balanced_batches, cost_s
+from tasks.lib.feature_store import Batch, WorkItem, balanced_batches, cost_s
 
 
 def test_batches_balance_audio_seconds_across_workers():
@@ -32,3 +33,37 @@ def test_batch_part_name_is_deterministic_in_its_keys():
     a = [WorkItem("c/1", "c", "s", "/1.wav", "none"), WorkItem("c/2", "c", "s", "/2.wav", "noise#0")]
     assert Batch(a).part_name == Batch(a[::-1]).part_name  # a retried batch overwrites its own part
     assert Batch(a).part_name != Batch(a[:1]).part_name
+
+
+def test_compute_batch_extracts_together_and_quarantines_only_the_clip_that_fails(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    from tasks.lib import feature_sets
+    from tasks.lib.feature_store import CLIPS_PER_EXTRACT, compute_batch
+
+    def mean_level(y, cfg):
+        if np.abs(y).max() > 0.9:
+            raise ValueError("too loud")
+        return np.array([[float(np.abs(y).mean())]])
+
+    calls = []
+
+    def many(clips, cfg):
+        calls.append(len(clips))
+        return [mean_level(y, cfg) for y in clips]
+
+    fake = feature_sets.FeatureSet("level", None, mean_level, frame_level=False, code_version=1, many_fn=many)
+    monkeypatch.setitem(feature_sets.FEATURE_SETS, "level", fake)
+    items = []
+    for i in range(CLIPS_PER_EXTRACT + 3):
+        path = tmp_path / f"{i}.wav"
+        sf.write(path, np.full(1600, 0.95 if i == 5 else 0.01 * (i + 1), np.float32), 16_000, subtype="FLOAT")
+        items.append(WorkItem(f"c/{i}", "c", "s", str(path), "none"))
+    items.append(WorkItem("c/gone", "c", "s", str(tmp_path / "gone.wav"), "none"))
+    rows, failures = compute_batch(Batch(items), "level")
+    assert calls == [CLIPS_PER_EXTRACT, 3]  # each group in one call; the failed one again clip by clip
+    assert sorted((f["utterance_id"], f["reason"]) for f in failures) == [("c/5", "feature_failed"),
+                                                                          ("c/gone", "undecodable")]
+    assert "too loud" in next(f["detail"] for f in failures if f["utterance_id"] == "c/5")
+    assert [r["utterance_id"] for r in rows] == [f"c/{i}" for i in range(CLIPS_PER_EXTRACT + 3) if i != 5]
+    assert rows[0]["features"][0] == pytest.approx(0.01, rel=1e-5)
