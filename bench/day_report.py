@@ -2,7 +2,7 @@
 
 Writes a synthetic day of N scored calls into a scratch store the way score-calls lays them out (one calls
 file and one segments file per call, 2 channel rows and 12 segments each, a ledger file per 32 calls), then
-runs the day report (`write_report`, overview only, as score-calls ends) in a fresh process and reports its
+runs the day report (`write_day_page`, overview only, as score-calls ends) in a fresh process and reports its
 seconds and peak RSS, sampled every 10 ms.
 
   .venv/bin/python bench/day_report.py [--calls 10000]   ->  bench/results/day_report.json
@@ -29,7 +29,7 @@ REPORT = """
 import json, sys, threading, time
 sys.path.insert(0, {root!r})
 import psutil
-from tasks.lib.report import write_report
+from tasks.lib.report import DayData, write_day_page
 from tasks.lib.store import Store
 process, peak = psutil.Process(), [0]
 def sample():
@@ -38,7 +38,7 @@ def sample():
         time.sleep(0.01)
 threading.Thread(target=sample, daemon=True).start()
 before, start = process.memory_info().rss, time.perf_counter()
-write_report(Store({store!r}), {date!r}, None, call_pages=False)
+write_day_page(Store({store!r}), DayData.load(Store({store!r}), {date!r}))
 print(json.dumps({{"seconds": round(time.perf_counter() - start, 1), "rss_before_mb": round(before / 2**20),
                    "peak_rss_mb": round(max(peak[0], process.memory_info().rss) / 2**20),
                    "rss_after_mb": round(process.memory_info().rss / 2**20)}}))

@@ -39,6 +39,6 @@ def score_calls(inbox: str, model: str | None = None, store: str | None = None, 
     # nothing new: today's report and its tables stand as they are (rewriting reads every call row of the day)
     report = write_day_report(handle, plan.model_spec) if plan.batches else None
     summary = ScoreSummary.of(plan, outcomes, seconds, report)
-    publish_score_artifacts(summary, handle)
+    publish_score_artifacts(summary)
     get_run_logger().info("\n".join(summary.lines()))
     return summary

@@ -12,7 +12,7 @@ from prefect.client.orchestration import get_client
 from ser_models import registry
 from tasks.features import FeatureSummary
 from tasks.ingest import IngestSummary
-from tasks.lib.day import day_calls, emotion_shares, today, top_calls
+from tasks.lib.day import today
 from tasks.lib.store import Store
 from tasks.score import ScoreSummary
 from tasks.train import TrainSummary
@@ -94,7 +94,7 @@ def publish_train_artifacts(summary: TrainSummary, store: Store) -> None:
 
 
 @task(name="publish-score-artifacts", cache_policy=NO_CACHE)
-def publish_score_artifacts(summary: ScoreSummary, store: Store) -> None:
+def publish_score_artifacts(summary: ScoreSummary) -> None:
     """Calls scored, rejected and unchanged, audio and speed, the day's emotion shares, the calls to look at;
     a run that found nothing new (it left the day report as it was) publishes only its counts."""
     date = today()
@@ -103,14 +103,13 @@ def publish_score_artifacts(summary: ScoreSummary, store: Store) -> None:
     if summary.report is None:
         body, tops = f"Nothing new in the inbox: the report and tables of {date} are unchanged.\n", {}
     else:
-        calls = day_calls(store, date, summary.model)
-        shares = emotion_shares(calls)
+        shares = summary.report.shares
         speed = f"{summary.audio_s / summary.seconds:.1f}x realtime" if summary.seconds and summary.audio_s else "n/a"
         counts["audio"] = f"{summary.audio_s / 60:.1f} min in {summary.seconds:.1f} s ({speed}, flow run only)"
         share_rows = "\n".join(f"| {e} | {100 * s:.1f}% |" for e, s in shares.items()) or "| (no speech) | |"
         body = (f"## Emotion share of speech on {date} (all runs of this model that day)\n\n"
                 f"| emotion | share |\n|---|---|\n{share_rows}\n")
-        tops = {column: top_calls(calls, column) for column in ("negative_share", "escalation")}
+        tops = summary.report.top
     create_markdown_artifact(key="score-calls", description=f"score-calls with {summary.model}",
                              markdown=f"# score-calls with `{summary.model}`\n\n{_bullets(counts)}\n\n{body}")
     for column, top in tops.items():

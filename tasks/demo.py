@@ -55,5 +55,5 @@ def report(result: DemoResult) -> str:
         f"  utterance-level UA {utt['ua']:.3f} ({card['cv_label']})",
         f"  segment-level UA   {seg['ua']:.3f} on {seg['n']} VAD windows of the synthetic calls "
         f"(8 kHz mu/A-law and 16 kHz, stereo and mono, unseen voices)", "",
-        f"open the day report in a browser: {result.score.report}",
+        f"open the day report in a browser: {result.score.report.path}",
     ])

@@ -28,7 +28,7 @@ from tasks.lib.audio import AUDIO_EXTENSIONS, TARGET_SR, AudioDecodeError, iter_
 from tasks.lib.conversation import conversation_columns
 from tasks.lib.day import today
 from tasks.lib.inbox import CallFile, call_key, file_sha256, list_inbox, pending_calls
-from tasks.lib.report import write_call_pages
+from tasks.lib.report import DayReport, write_call_pages
 from tasks.lib.segments import ChannelScores, segment_rows, summarize
 from tasks.lib.speech_rate import syllable_count
 from tasks.lib.store import Store
@@ -99,10 +99,10 @@ class ScoreSummary:
     audio_s: float
     seconds: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    report: str | None = None  # the day report's overview page
+    report: DayReport | None = None  # the day report's overview page and its figures
 
     @classmethod
-    def of(cls, plan: ScorePlan, outcomes: list[BatchOutcome], seconds: float, report: str | None = None) -> ScoreSummary:
+    def of(cls, plan: ScorePlan, outcomes: list[BatchOutcome], seconds: float, report: DayReport | None = None) -> ScoreSummary:
         """Counts and per-stage CPU-seconds summed over the batches."""
         stages: dict[str, float] = defaultdict(float)
         for o in outcomes:
@@ -117,7 +117,7 @@ class ScoreSummary:
         lines = [f"score-calls with {self.model}: {self.inbox_files} files in the inbox, {self.scored} scored, "
                  f"{self.rejected} rejected, {self.unchanged} unchanged since last run; {self.segments} segments, "
                  f"{self.audio_s / 60:.1f} min of audio in {self.seconds:.1f} s{speed}"]
-        return lines + ([f"day report: {self.report}"] if self.report else [])
+        return lines + ([f"day report: {self.report.path}"] if self.report else [])
 
 
 @task(name="plan-calls", cache_policy=NO_CACHE)

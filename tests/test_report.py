@@ -8,7 +8,7 @@ import pytest
 
 from flows.cli import main
 from flows.score import score_calls
-from tasks.lib.day import today
+from tasks.lib.day import day_calls, emotion_shares, today, top_calls
 from tasks.lib.report import write_report
 from tasks.lib.store import Store
 from tasks.lib.synth import synth_calls
@@ -30,8 +30,11 @@ def scored(trained_store, tmp_path_factory, dask_address):
 
 def test_score_run_ends_with_a_self_contained_report(scored):
     root, summary = scored
-    index = Path(summary.report)
+    index = Path(summary.report.path)
     assert index == root / "reports" / today() / "index.html"
+    calls = day_calls(Store.open(str(root)), today(), summary.model)  # what the artifact shows: the same rows
+    assert summary.report.shares == emotion_shares(calls) and sum(summary.report.shares.values()) > 0.99
+    assert summary.report.top["escalation"].equals(top_calls(calls, "escalation"))
     page = index.read_text()
     linked = set(re.findall(r'href="calls/(call-[^"]+\.html)"', page))
     assert len(linked) == N_CALLS and {p.name for p in (index.parent / "calls").iterdir()} == linked
@@ -84,7 +87,7 @@ def test_report_renders_in_a_headless_browser(scored, tmp_path):
     try:
         from selenium.webdriver.common.by import By
 
-        driver.get(Path(summary.report).as_uri())
+        driver.get(Path(summary.report.path).as_uri())
         rows = driver.find_elements(By.CSS_SELECTOR, "#calls a.call")
         assert len({r.text for r in rows}) == N_CALLS
         assert rendered(driver, "img")

@@ -19,6 +19,7 @@ from tasks.lib.store import Store
 # The segment columns the pages draw (the table has probabilities too): a day is 100,000s of rows.
 SEGMENT_COLUMNS = ["call_id", "channel", "start_s", "end_s", "emotion", "confidence", "in_domain", "model",
                    "model_version"]
+TOP_COLUMNS = ("negative_share", "escalation")  # the run artifact's tables of channels to look at
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:70em;color:#222}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:2px 6px}
 th{background:#f3f3f3}.kpi{display:inline-block;margin:0 2em 1em 0}.kpi b{display:block;font-size:1.6em}
@@ -207,9 +208,23 @@ def write_call_pages(store: Store, date: str, model: str, calls: pd.DataFrame, s
         store.write_bytes(call_page(day, call_id), f"reports/{date}/calls/{call_file(call_id)}")
 
 
-def write_report(store: Store, date: str, model: str | None = None, call_pages: bool = True) -> str:
-    """Write reports/DATE/index.html, and every call's page unless told not to; return the index path."""
+def write_report(store: Store, date: str, model: str | None = None) -> str:
+    """Write reports/DATE/index.html and every call's page; return the index path."""
     day = DayData.load(store, date, model)
-    if call_pages:
-        write_call_pages(store, date, day.model, day.calls, day.segments)
-    return store.write_bytes(day_page(day), f"reports/{date}/index.html")
+    write_call_pages(store, date, day.model, day.calls, day.segments)
+    return write_day_page(store, day).path
+
+
+@dataclass(frozen=True)
+class DayReport:
+    """An overview page written, with the figures a run's artifact shows, taken from the same rows."""
+
+    path: str
+    shares: dict[str, float]  # emotion -> share of the day's speech
+    top: dict[str, pd.DataFrame]  # each of TOP_COLUMNS -> the channels highest in it
+
+
+def write_day_page(store: Store, day: DayData) -> DayReport:
+    """Write the overview page reports/DATE/index.html alone."""
+    path = store.write_bytes(day_page(day), f"reports/{day.date}/index.html")
+    return DayReport(path, emotion_shares(day.calls), {c: top_calls(day.calls, c) for c in TOP_COLUMNS})
