@@ -63,8 +63,8 @@ class RssSampler:
                     "at_end_mb": round(self.samples[-1][1][n] / MB)} for n in self.procs}
 
 
-def task_seconds(flow_run_id: Any, task_prefix: str) -> tuple[int, float]:
-    """How many task runs named task_prefix* the flow run had, and their summed run time (Prefect's record)."""
+def task_runs(flow_run_id: Any, task_prefix: str) -> list[Any]:
+    """The flow run's task runs named task_prefix*, as Prefect recorded them."""
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -74,8 +74,7 @@ def task_seconds(flow_run_id: Any, task_prefix: str) -> tuple[int, float]:
                                              limit=200, offset=offset):
             runs += batch
             offset += len(batch)
-    mine = [r for r in runs if r.name.startswith(task_prefix)]
-    return len(mine), sum(r.total_run_time.total_seconds() for r in mine)
+    return [r for r in runs if r.name.startswith(task_prefix)]
 
 
 def measured(name: str, run: Callable[[], Any], task_prefix: str, workers: int,
@@ -85,12 +84,17 @@ def measured(name: str, run: Callable[[], Any], task_prefix: str, workers: int,
     start = time.perf_counter()
     with sampler.sampling():
         state = run()
-    wall = time.perf_counter() - start
+    wall, ended = time.perf_counter() - start, time.time()
     summary = state.result()
-    n_tasks, busy = task_seconds(state.state_details.flow_run_id, task_prefix)
-    row = {"wall_s": round(wall, 1), "task_runs": n_tasks, "task_seconds": round(busy, 1),
+    runs = task_runs(state.state_details.flow_run_id, task_prefix)
+    busy = sum(r.total_run_time.total_seconds() for r in runs)
+    row = {"wall_s": round(wall, 1), "task_runs": len(runs), "task_seconds": round(busy, 1),
            "overhead_share": round(1 - busy / (workers * wall), 3), "rss": sampler.report(),
            "summary": summary.lines()}
+    if runs:  # where the idle worker time lies: before the first task, after the last, or between tasks
+        first = min(r.start_time.timestamp() for r in runs)
+        row["idle_s"] = {"before_first_task": round(first - (ended - wall), 2),
+                         "after_last_task": round(ended - max(r.end_time.timestamp() for r in runs), 2)}
     print(f"{name}: {json.dumps(row)}", flush=True)
     return row, summary
 
@@ -121,7 +125,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32, help="calls per score batch (the CLI's default is 4)")
     args = parser.parse_args()
+    from flows.settings import apply_settings, without_heartbeats
 
+    apply_settings()  # before Prefect is imported, as the CLI does: its settings are read once
+    with without_heartbeats():
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Ingest and build features, train, score the inbox twice; write the results."""
     from distributed import Client
 
     from flows.fanout import standing_cluster

@@ -35,6 +35,10 @@ LOCAL_CLUSTER_CONFIG = CLIENT_CONFIG | {
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",
 }
+# The stage modules whose tasks run on workers, imported when a worker starts (`dask worker --preload`):
+# importing them (librosa, torch, Great Expectations) takes a fresh worker ~3 s, which a standing cluster
+# then pays once, not at the start of each worker's first batch (docs/benchmarks.md).
+WORKER_PRELOAD = ("tasks.features", "tasks.score")
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ def local_cluster_kwargs(workers: int | None, api_url: str, dashboard: str | Non
     # told otherwise, so a second cluster on the machine warned that the port was taken: take a free one.
     return {"n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True,
             "dashboard_address": dashboard or ":0", "scheduler_kwargs": {"dashboard": dashboard is not None},
-            "silence_logs": logging.WARNING,
+            "silence_logs": logging.WARNING, "preload": list(WORKER_PRELOAD),
             "env": {"PREFECT_API_URL": api_url}}
 
 

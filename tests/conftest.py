@@ -82,7 +82,7 @@ def separate_cluster(s3_endpoint, prefect_server, tmp_path_factory):
         time.sleep(0.1)
     procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
                                 str(scheduler_file), "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
-                                "--no-nanny"], **quiet)
+                                "--no-nanny", "--preload", "tasks.features", "--preload", "tasks.score"], **quiet)
               for i in (1, 2)]
     from distributed import Client
 

@@ -67,3 +67,13 @@ def test_dask_comms_keep_no_message_log(dask_address):
     """Each kept message would keep a batch's task call (Prefect's context, the parameters) alive."""
     for logs in (message_log_lengths(dask_address), message_log_lengths(None)):  # the session's cluster, a fresh one
         assert len(logs) >= 2 and set(logs) == {0}
+
+
+def test_workers_import_the_stage_modules_when_they_start(dask_address):
+    from distributed import Client
+
+    from flows.fanout import WORKER_PRELOAD
+
+    with Client(dask_address, set_as_default=False) as client:
+        preloaded = client.run(lambda dask_worker: sorted(p.name for p in dask_worker.preloads))
+    assert list(preloaded.values()) == [sorted(WORKER_PRELOAD)] * 2
