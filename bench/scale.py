@@ -91,7 +91,7 @@ def measured(name: str, run: Callable[[], Any], task_prefix: str, workers: int,
     row = {"wall_s": round(wall, 1), "task_runs": len(runs), "task_seconds": round(busy, 1),
            "overhead_share": round(1 - busy / (workers * wall), 3), "rss": sampler.report(),
            "summary": summary.lines()}
-    if runs:  # where the idle worker time lies: before the first task, after the last, or between tasks
+    if runs:  # idle worker time before the first task and after the last (the rest lies between tasks)
         first = min(r.start_time.timestamp() for r in runs)
         row["idle_s"] = {"before_first_task": round(first - (ended - wall), 2),
                          "after_last_task": round(ended - max(r.end_time.timestamp() for r in runs), 2)}

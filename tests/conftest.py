@@ -70,6 +70,8 @@ def s3_endpoint(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def separate_cluster(s3_endpoint, prefect_server, tmp_path_factory):
     """`dask scheduler` and two `dask worker` programs, started as they would be on separate machines."""
+    from flows.fanout import WORKER_PRELOAD
+
     folder = tmp_path_factory.mktemp("dask")
     scheduler_file = folder / "scheduler.json"
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
@@ -82,7 +84,7 @@ def separate_cluster(s3_endpoint, prefect_server, tmp_path_factory):
         time.sleep(0.1)
     procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
                                 str(scheduler_file), "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
-                                "--no-nanny", "--preload", "tasks.features", "--preload", "tasks.score"], **quiet)
+                                "--no-nanny", *(arg for module in WORKER_PRELOAD for arg in ("--preload", module))], **quiet)
               for i in (1, 2)]
     from distributed import Client
 
