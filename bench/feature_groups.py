@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import balanced_accuracy_score  # UA, as ser_models.evaluation.metrics computes it
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -48,17 +49,13 @@ def fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) ->
     return model.fit(x_train, y_train).predict(x_test)
 
 
-def ua(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean([(y_pred[y_true == c] == c).mean() for c in np.unique(y_true)]))
-
-
 def loco(rows, x: np.ndarray, keep: np.ndarray) -> dict[str, float]:
     corpus, original = rows["corpus"].to_numpy(), rows["augmentation"].to_numpy() == "none"
     y = rows["emotion"].to_numpy()
     out = {}
     for held in CORPORA:
         train, test = corpus != held, (corpus == held) & original
-        out[held] = round(ua(y[test], fit_predict(x[train][:, keep], y[train], x[test][:, keep])), 3)
+        out[held] = round(balanced_accuracy_score(y[test], fit_predict(x[train][:, keep], y[train], x[test][:, keep])), 3)
     return out
 
 

@@ -132,18 +132,18 @@ def compute_batch(batch: Batch, feature_set: str, cache: AudioCache | None = Non
             try:
                 y = cache.load(item.audio_key, item.path) if cache else load(item.path, sr=TARGET_SR)
             except AudioDecodeError as exc:
-                failures.append({**_key(item), "reason": str(Reason.UNDECODABLE), "detail": str(exc), "failed_at": now})
+                failures.append(_failure(item, Reason.UNDECODABLE, str(exc), now))
                 continue
             try:
                 y, params = augment(y, TARGET_SR, item.utterance_id, item.augmentation) \
                     if item.augmentation != NO_AUGMENTATION else (y, "{}")
             except Exception as exc:  # noqa: BLE001 - an augmentation failure is quarantined, not fatal
-                failures.append(_feature_failure(item, exc, now))
+                failures.append(_failure(item, Reason.FEATURE_FAILED, f"{type(exc).__name__}: {exc}", now))
                 continue
             loaded.append((item, y, params))
         for (item, y, params), x in zip(loaded, _extract_each(fs, [y for _, y, _ in loaded])):
             if isinstance(x, Exception):
-                failures.append(_feature_failure(item, x, now))
+                failures.append(_failure(item, Reason.FEATURE_FAILED, f"{type(x).__name__}: {x}", now))
                 continue
             rows.append({"utterance_id": item.utterance_id, "corpus": item.corpus, "speaker_id": item.speaker_id,
                          "augmentation": item.augmentation, "aug_params": params,
@@ -167,9 +167,8 @@ def _extract_each(fs: FeatureSet, clips: list[np.ndarray]) -> list[np.ndarray | 
         return out
 
 
-def _feature_failure(item: WorkItem, exc: Exception, now: pd.Timestamp) -> dict:
-    return {**_key(item), "reason": str(Reason.FEATURE_FAILED), "detail": f"{type(exc).__name__}: {exc}",
-            "failed_at": now}
+def _failure(item: WorkItem, reason: Reason, detail: str, now: pd.Timestamp) -> dict:
+    return {**_key(item), "reason": str(reason), "detail": detail, "failed_at": now}
 
 
 def _key(item: WorkItem) -> dict:

@@ -163,9 +163,9 @@ class DayData:
         return cls(date, model or "none", calls, segments, rejected)
 
 
-def day_page(day: DayData) -> bytes:
+def day_page(day: DayData, shares: dict[str, float], escalating: pd.DataFrame) -> bytes:
     """The overview: KPIs, emotion shares, negative share by hour, top escalating calls, every call."""
-    calls, shares = day.calls, emotion_shares(day.calls)
+    calls = day.calls
     first = calls.groupby("call_id", sort=False).first()
     body = (f"<h1>Calls scored on {day.date}</h1><p>model <code>{html.escape(day.model)}</code>; "
             "shares are of scored speech time; emotions are per channel (diarization not applied)</p>"
@@ -175,7 +175,7 @@ def day_page(day: DayData) -> bytes:
     if len(calls):
         body += ("<h2>Emotion share of speech</h2>" + shares_plot(shares)
                  + "<h2>Negative share by hour</h2>" + negative_by_hour_plot(day.segments)
-                 + "<h2>Most escalating calls</h2>" + _linked(top_calls(calls, "escalation"), "escalating")
+                 + "<h2>Most escalating calls</h2>" + _linked(escalating, "escalating")
                  + "<h2>All calls</h2>" + _linked(calls[["call_id", "channel", "duration_s", "speech_s",
                                                           "dominant_emotion", "negative_share", "escalation",
                                                           "out_of_domain_share"]], "calls"))
@@ -225,6 +225,7 @@ class DayReport:
 
 
 def write_day_page(store: Store, day: DayData) -> DayReport:
-    """Write the overview page reports/DATE/index.html alone."""
-    path = store.write_bytes(day_page(day), f"reports/{day.date}/index.html")
-    return DayReport(path, emotion_shares(day.calls), {c: top_calls(day.calls, c) for c in TOP_COLUMNS})
+    """Write the overview page reports/DATE/index.html alone; the figures it shows come back with its path."""
+    shares, top = emotion_shares(day.calls), {c: top_calls(day.calls, c) for c in TOP_COLUMNS}
+    path = store.write_bytes(day_page(day, shares, top["escalation"]), f"reports/{day.date}/index.html")
+    return DayReport(path, shares, top)
