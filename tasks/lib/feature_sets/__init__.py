@@ -37,15 +37,21 @@ class FeatureSet:
     many_fn: Callable[[list[np.ndarray], Any], list[np.ndarray]] | None = None  # many clips at once: a batched model
 
     def extract(self, y: np.ndarray) -> np.ndarray:
-        compile_once("feature_sets", _exercise_feature_sets)
+        self._warm()
         return _finite(self.extract_fn(y, self.config))
 
     def extract_many(self, clips: list[np.ndarray]) -> list[np.ndarray]:
         """extract() of each clip; a set with a batched model runs it over all of them together."""
         if self.many_fn is None:
             return [self.extract(y) for y in clips]
-        compile_once("feature_sets", _exercise_feature_sets)
+        self._warm()
         return [_finite(x) for x in self.many_fn(clips, self.config)]
+
+    def _warm(self) -> None:
+        """This set's first use in a process: once on a second of noise, under the machine-wide lock, so the
+        kernels it compiles (or the model it loads) are cached before another process races for them; a
+        process that uses one set no longer warms them all."""
+        compile_once(f"feature_set:{self.name}", lambda: self.extract_fn(_NOISE, self.config))
 
     def describe(self) -> dict[str, Any]:
         return {"feature_set": self.name, "config": asdict(self.config), "code_version": self.code_version}
@@ -60,6 +66,9 @@ class FeatureSet:
 
     def names(self) -> list[str] | None:
         return self.names_fn(self.config) if self.names_fn else None
+
+
+_NOISE = np.random.default_rng(0).standard_normal(16_000).astype(np.float32) * 0.1
 
 
 def _finite(x: np.ndarray) -> np.ndarray:
@@ -77,13 +86,6 @@ FEATURE_SETS: dict[str, FeatureSet] = {
     "mfcc_seq": FeatureSet("mfcc_seq", MfccSeqConfig(), mfcc_seq, frame_level=True, code_version=3),
     "mfcc40_mean": FeatureSet("mfcc40_mean", Mfcc40MeanConfig(), mfcc40_mean, frame_level=False, code_version=2),
 }
-
-
-def _exercise_feature_sets() -> None:
-    """Every set once on a second of noise, so each kernel and dtype it uses is compiled (or loaded)."""
-    y = np.random.default_rng(0).standard_normal(16_000).astype(np.float32) * 0.1
-    for fs in FEATURE_SETS.values():
-        fs.extract_fn(y, fs.config)
 
 
 def get_feature_set(name: str) -> FeatureSet:
