@@ -93,6 +93,7 @@ SHARE_COLUMNS = [f"share_{e}" for e in CANONICAL_EMOTIONS]
 SEGMENTS = pa.schema([
     ("call_id", pa.string()),
     ("channel", pa.int16()),
+    ("speaker", pa.string()),  # spk<N>: a voice of a mono call (diarized), the channel of a stereo one
     ("segment_index", pa.int32()),
     ("start_s", pa.float64()),
     ("end_s", pa.float64()),
@@ -113,6 +114,7 @@ CALLS = pa.schema([
     ("duration_s", pa.float64()),
     ("channels", pa.int16()),
     ("channel", pa.int16()),
+    ("speaker", pa.string()),  # one row per party: a voice of a mono call (diarized), a channel of a stereo one
     ("speech_s", pa.float64()),
     ("n_segments", pa.int32()),
     ("dominant_emotion", pa.string()),
@@ -123,12 +125,12 @@ CALLS = pa.schema([
     ("peak_negative_start_s", pa.float64()),
     ("mean_confidence", pa.float32()),
     ("out_of_domain_share", pa.float32()),  # share of scored speech time flagged out of domain
-    ("speech_dbfs", pa.float32()),  # median RMS level of this channel's speech windows
+    ("speech_dbfs", pa.float32()),  # median RMS level of this party's speech windows
     ("syllables_per_s", pa.float32()),  # speaking-rate proxy: syllable nuclei per second of speech
     # the conversation (tasks/lib/conversation.py); overlap, interruptions and roles need one party per channel
     ("role", pa.string()),  # agent | customer (stereo, from agent_channel); null for mono
-    ("talk_share", pa.float32()),  # this channel's speech time over all channels' speech time
-    ("silence_share", pa.float32()),  # of the call: no channel speaking
+    ("talk_share", pa.float32()),  # this party's speech time over all parties' speech time
+    ("silence_share", pa.float32()),  # of the call: nobody speaking
     ("longest_silence_s", pa.float64()),
     ("overlap_s", pa.float64()),  # both parties speaking
     ("overlap_share", pa.float32()),
@@ -137,7 +139,7 @@ CALLS = pa.schema([
     ("talk_to_listen", pa.float32()),  # agent speech time / customer speech time, the same on both rows
     ("model", pa.string()),
     ("model_version", pa.string()),
-    ("status", pa.string()),  # ok | no_speech (this channel had no speech)
+    ("status", pa.string()),  # ok | no_speech (this party had no speech)
     ("scored_at", pa.timestamp("us", tz="UTC")),
     ("scored_date", pa.string()),
 ])

@@ -165,6 +165,7 @@ def validate_calls(df: pd.DataFrame) -> ContractResult:
         gxe.ExpectColumnValuesToBeInSet(column="dominant_emotion", value_set=list(CANONICAL_EMOTIONS)),
         gxe.ExpectColumnValuesToBeBetween(column="speech_dbfs", min_value=-200.0, max_value=0.0),
         gxe.ExpectColumnValuesToBeBetween(column="syllables_per_s", min_value=0.0, max_value=10.0),  # MIN_GAP_S
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["call_id", "channel"]),
+        gxe.ExpectColumnValuesToMatchRegex(column="speaker", regex=r"^spk\d+$"),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["call_id", "channel", "speaker"]),
     ]
     return validate("calls", expectations, df)

@@ -164,3 +164,43 @@ def segment_level_metrics(segments: pd.DataFrame, labels: pd.DataFrame, classes:
     matched = matched[matched["emotion_true"].isin(classes)]
     index = {c: i for i, c in enumerate(classes)}
     return metrics(matched["emotion_true"].map(index).to_numpy(), matched["emotion"].map(index).to_numpy(), classes)
+
+
+def _grid_speakers(times: np.ndarray, spans: pd.DataFrame, nearest: bool) -> np.ndarray:
+    """The speaker of each grid time: the span covering it ('' where none does); where spans overlap, the
+    one whose centre is nearest (nearest=True, for overlapping windows) or the later one (truth turns)."""
+    out = np.full(len(times), "", dtype=object)
+    if not len(spans):
+        return out
+    start, end = spans["start_s"].to_numpy(), spans["end_s"].to_numpy()
+    cover = (times[:, None] >= start[None, :]) & (times[:, None] < end[None, :])
+    if nearest:
+        pick = np.where(cover, -np.abs(times[:, None] - (start + end)[None, :] / 2), -np.inf).argmax(axis=1)
+    else:
+        pick = len(start) - 1 - cover[:, ::-1].argmax(axis=1)
+    covered = cover.any(axis=1)
+    out[covered] = spans["speaker"].to_numpy()[pick[covered]]
+    return out
+
+
+def diarization_error(segments: pd.DataFrame, truth: pd.DataFrame, step_s: float = 0.1) -> dict[str, float]:
+    """Diarization error rate of the segments' speaker labels against the truth's turns (both with call_id,
+    channel, speaker, start_s, end_s), on a step_s grid, no collar: missed speech, false alarm and speaker
+    confusion (under each channel's best one-to-one mapping of labels), each as a share of true speech."""
+    from scipy.optimize import linear_sum_assignment
+
+    miss = false_alarm = confusion = speech = 0.0
+    for (call, channel), turns in truth.groupby(["call_id", "channel"]):
+        hyp_spans = segments[segments["call_id"].eq(call) & segments["channel"].eq(channel)]
+        times = np.arange(0.0, max(turns["end_s"].max(), hyp_spans["end_s"].max() if len(hyp_spans) else 0.0), step_s)
+        ref, hyp = _grid_speakers(times, turns, nearest=False), _grid_speakers(times, hyp_spans, nearest=True)
+        both = (ref != "") & (hyp != "")
+        refs, hyps = sorted(set(ref[both])), sorted(set(hyp[both]))
+        agree = np.array([[np.sum(both & (ref == r) & (hyp == h)) for h in hyps] for r in refs]).reshape(len(refs), len(hyps))
+        rows, cols = linear_sum_assignment(-agree) if agree.size else ([], [])
+        speech += np.sum(ref != "")
+        miss += np.sum((ref != "") & (hyp == ""))
+        false_alarm += np.sum((ref == "") & (hyp != ""))
+        confusion += both.sum() - agree[rows, cols].sum()
+    parts = {"missed": miss, "false_alarm": false_alarm, "confusion": confusion}
+    return {"der": sum(parts.values()) / max(speech, 1)} | {k: v / max(speech, 1) for k, v in parts.items()}

@@ -11,6 +11,7 @@ import pandas as pd
 from ser_models import registry
 from ser_models.calibration import apply_temperature
 from ser_models.data import FeatureData
+from ser_models.diarization import SpeakerSpace
 from ser_models.domain import DomainGuard
 from ser_models.estimator import Estimator
 from tasks.lib.audio import AudioDecodeError, clipped_share, load
@@ -24,6 +25,7 @@ class LoadedModel:
     estimator: Estimator
     card: dict
     guard: DomainGuard | None = None
+    speakers: SpeakerSpace | None = None  # tells the voices of a mono channel apart; None: one voice per channel
 
     @property
     def classes(self) -> list[str]:
@@ -63,7 +65,7 @@ def load_model(store: Store, spec: str | None) -> LoadedModel:
     """Resolve NAME[:VERSION] (None: the default model) and load it."""
     ref = registry.resolve(store, spec)
     _check_feature_configs(ref.card)
-    return LoadedModel(ref, registry.load(ref), ref.card, DomainGuard.load(ref.folder))
+    return LoadedModel(ref, registry.load(ref), ref.card, DomainGuard.load(ref.folder), SpeakerSpace.load(ref.folder))
 
 
 def load_bundle(folder: Path) -> LoadedModel:
@@ -77,7 +79,7 @@ def load_bundle(folder: Path) -> LoadedModel:
         raise registry.RegistryError(str(exc)) from exc
     _check_feature_configs(card)
     return LoadedModel(BundleRef(card["name"], card["version"], folder), OnnxEstimator(folder, card), card,
-                       DomainGuard.load(folder))
+                       DomainGuard.load(folder), SpeakerSpace.load(folder))
 
 
 def features_of(clips: list[np.ndarray], feature_sets: tuple[str, ...], speakers: list[str] | None = None) -> FeatureData:

@@ -5,6 +5,7 @@ bundle/
   model.onnx        inputs: one tensor per feature set (batch first); output: class probabilities
   card.json         the registry card, plus `onnx`: frame_level, crop padding, opset
   domain_guard.*    the out-of-domain guard, as in the registry
+  speaker_space.*   the speaker directions that split a mono channel's voices, as in the registry
 """
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ class _Probabilities(nn.Module):
         return torch.softmax(self.net(dict(zip(self.feature_sets, inputs))), dim=1)
 
 
-def export_bundle(est: TorchEstimator, card: dict, guard_folder: Path, out: Path) -> Path:
-    """Write the graph (dynamic batch size), the card and the domain guard files into `out`."""
+def export_bundle(est: TorchEstimator, card: dict, model_folder: Path, out: Path) -> Path:
+    """Write the graph (dynamic batch size), the card, the domain guard and speaker space files into `out`."""
     if not isinstance(est, TorchEstimator):
         raise ValueError(f"{card['model']} is not a torch model; only mlp, cnn and cl export to ONNX")
     out.mkdir(parents=True, exist_ok=True)
@@ -47,7 +48,7 @@ def export_bundle(est: TorchEstimator, card: dict, guard_folder: Path, out: Path
     onnx = {"frame_level": est.frame_level, "pad": {k: v.tolist() for k, v in est.pad_values().items()},
             "opset": OPSET}
     (out / CARD).write_text(json.dumps({**card, "onnx": onnx}, indent=2))
-    for path in guard_folder.glob("domain_guard.*"):
+    for path in [*model_folder.glob("domain_guard.*"), *model_folder.glob("speaker_space.*")]:
         (out / path.name).write_bytes(path.read_bytes())
     return out
 

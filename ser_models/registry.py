@@ -18,6 +18,7 @@ import pandas as pd
 from tasks.lib.store import Store, checked_name
 
 if TYPE_CHECKING:
+    from ser_models.diarization import SpeakerSpace
     from ser_models.domain import DomainGuard
     from ser_models.estimator import Estimator
 
@@ -127,13 +128,16 @@ def _claim(store: Store, name: str) -> str:
 
 
 def register(store: Store, name: str, estimator: Estimator, card: dict[str, Any],
-             metrics: pd.DataFrame, confusion_png: Path | None, guard: DomainGuard | None = None) -> ModelRef:
-    """Save everything to a local temporary folder, claim the next version, upload, then write the card."""
+             metrics: pd.DataFrame, confusion_png: Path | None,
+             extras: tuple[DomainGuard | SpeakerSpace | None, ...] = ()) -> ModelRef:
+    """Save everything (the estimator, its domain guard and speaker space where given) to a local temporary
+    folder, claim the next version, upload, then write the card."""
     with tempfile.TemporaryDirectory(prefix="serflow-register-") as tmp:
         staging = Path(tmp)
         estimator.save(staging)
-        if guard is not None:
-            guard.save(staging)
+        for extra in extras:
+            if extra is not None:
+                extra.save(staging)
         metrics.to_parquet(staging / "metrics.parquet", index=False)
         if confusion_png:
             shutil.copy(confusion_png, staging / "confusion.png")

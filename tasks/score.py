@@ -29,13 +29,13 @@ from tasks.lib.conversation import conversation_columns
 from tasks.lib.day import today
 from tasks.lib.inbox import CallFile, call_key, file_sha256, list_inbox, pending_calls
 from tasks.lib.report import DayReport, write_call_pages
-from tasks.lib.segments import ChannelScores, segment_rows, summarize
-from tasks.lib.speech_rate import syllable_count
+from tasks.lib.segments import ChannelScores, by_speaker, segment_rows, summarize
+from tasks.lib.speech_rate import syllable_times
 from tasks.lib.store import Store
 from tasks.lib.tables import read_ledger
 from tasks.lib.vad import WindowConfig, channel_speech_regions, merge_regions, windows
 
-STAGES = ("decode", "vad", "features", "model", "write")
+STAGES = ("decode", "vad", "features", "diarize", "model", "write")
 BLOCK_S = 600.0  # audio held in memory per channel at a time
 SILENCE_PEAK = 1e-4
 UNSUPPORTED = "unsupported_format"
@@ -184,7 +184,7 @@ def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig, agent_chan
             out.seconds["vad"] += time.perf_counter() - tick
             for ch, (y, regions) in enumerate(zip(block, found, strict=True)):
                 scores = per_channel.setdefault(ch, ChannelScores(ch, [], [], np.zeros((0, len(model.classes)))))
-                _score_block(y, start_s, regions, scores, model, cfg, out.seconds)
+                _score_block(y, start_s, regions, scores, model, cfg, out.seconds, diarize=n_channels == 1)
             tick = time.perf_counter()
     except AudioDecodeError as exc:
         out.reject = (str(exc.reason), str(exc))
@@ -198,9 +198,12 @@ def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig, agent_chan
         for scores in per_channel.values():
             scores.regions = merge_regions(scores.regions, cfg.merge_gap_s)
             out.segments += segment_rows(call.call_id, scores, model.classes)
-        talk = conversation_columns({ch: s.regions for ch, s in per_channel.items()}, duration, agent_channel)
-        out.summaries = [summarize(call.call_id, call.path, duration, n_channels, s, model.classes) | talk[ch]
-                         for ch, s in per_channel.items()]
+        # a party: a voice of a mono call, or a channel of a stereo one (its speaker index is the channel)
+        parties = [part for scores in per_channel.values() for part in by_speaker(scores)]
+        talk = conversation_columns({p.speaker: p.regions for p in parties}, duration, agent_channel,
+                                    one_channel=n_channels == 1)
+        out.summaries = [summarize(call.call_id, call.path, duration, n_channels, p, model.classes) | talk[p.speaker]
+                         for p in parties]
     return out
 
 
@@ -226,23 +229,31 @@ def _cut(y: np.ndarray, offset_s: float, start_s: float, end_s: float) -> np.nda
 
 
 def _score_block(y: np.ndarray, offset_s: float, regions: list[tuple[float, float]], scores: ChannelScores,
-                 model: LoadedModel, cfg: WindowConfig, seconds: dict[str, float]) -> None:
-    """Windows of one channel's speech regions in a block, their features and the model's outputs."""
+                 model: LoadedModel, cfg: WindowConfig, seconds: dict[str, float], diarize: bool) -> None:
+    """Windows of one channel's speech regions in a block, their features, voices (diarize: a mono channel
+    holds both parties) and the model's outputs."""
     tick = time.perf_counter()
     regions = merge_regions(regions, cfg.merge_gap_s)
     wins = windows(regions, cfg, offset_s + len(y) / TARGET_SR)
     seconds["vad"] += time.perf_counter() - tick
     tick = time.perf_counter()
     scores.regions += regions
-    scores.syllables += sum(syllable_count(_cut(y, offset_s, s, e), TARGET_SR) for s, e in regions)
+    scores.nuclei = np.concatenate([scores.nuclei, *[s + syllable_times(_cut(y, offset_s, s, e), TARGET_SR)
+                                                     for s, e in regions]])
     seconds["features"] += time.perf_counter() - tick
     if not wins:
         return
     tick = time.perf_counter()
     clips = [_cut(y, offset_s, s, e) for s, e in wins]
-    # one channel (in one block) is one speaker: a speaker-normalised model standardises it by its own speech
-    data = features_of(clips, model.estimator.feature_sets, [f"channel{scores.channel}"] * len(clips))
+    data = features_of(clips, model.estimator.feature_sets)
     seconds["features"] += time.perf_counter() - tick
+    tick = time.perf_counter()
+    voices = (model.speakers.diarize(data, scores.voices) if diarize and model.speakers
+              else np.full(len(clips), 0 if diarize else scores.channel))
+    # a speaker-normalised model standardises each voice of each channel (in one block) by its own speech
+    data.rows["speaker_id"] = [f"channel{scores.channel}:spk{v}" for v in voices]
+    scores.speakers = np.concatenate([scores.speakers, voices]).astype(int)
+    seconds["diarize"] += time.perf_counter() - tick
     tick = time.perf_counter()
     scores.proba = np.vstack([scores.proba, model.predict_proba(data)])
     domain, in_domain = model.domain(data)
@@ -276,6 +287,9 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
                 agent_channel: int = 0) -> BatchOutcome:
     """Score, write, then commit the batch to the ledger; superseded files go last, so a crash never duplicates."""
     model = cached_model(store, model_spec)
+    if model.speakers is None:
+        get_run_logger().warning("%s has no speaker space (registered before diarization, or trained on fewer "
+                                 "than 3 speakers): each mono call is scored as one voice", model_spec)
     seconds: dict[str, float] = defaultdict(float)
     date = today()  # one day for the batch's rows and its report pages
     ledger_rows, call_rows, seg_rows, audio_s = [], [], [], 0.0

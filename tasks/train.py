@@ -17,6 +17,7 @@ from ser_models import registry
 from ser_models.calibration import cross_fitted_calibration
 from ser_models.catalog import DEFAULT_MEMBERS, build_estimator
 from ser_models.data import FeatureData, class_list, load_feature_data
+from ser_models.diarization import SpeakerSpace
 from ser_models.domain import DomainGuard
 from ser_models.evaluation import (
     CVPlan,
@@ -205,6 +206,7 @@ def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[Fold
     est = req.estimator()
     history = est.fit(data.subset(fit), data.subset(val), classes)
     guard = DomainGuard.fit(data, req.feature_sets[0])
+    speaker_space = SpeakerSpace.fit(data, req.feature_sets[0])
     table, detail = metrics_table(results, classes, plan.label)
     card = {
         "model": req.model, "feature_sets": list(req.feature_sets),
@@ -213,6 +215,7 @@ def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[Fold
         "speakers": sorted(data.rows["speaker_id"].unique()), "augment": list(req.augment),
         "speaker_norm": req.speaker_norm, "cv": req.cv, "cv_label": plan.label, "speaker_independent": plan.speaker_independent,
         "metrics": detail, "domain_guard": guard.describe(),
+        "speaker_space": speaker_space.describe() if speaker_space else None,
         "calibration": cross_fitted_calibration([(r.y_proba, r.y_true) for r in results]), "hyperparameters": est.hyperparameters(),
         "final_training": history,
         "train_seconds": {"folds": sum(r.seconds for r in results), "final": time.perf_counter() - start},
@@ -221,4 +224,4 @@ def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[Fold
         png = Path(tmp) / "confusion.png"
         plot_confusion(detail["pooled"]["confusion"], classes,
                        f"{req.registry_name} pooled {plan.label}\nUA {detail['pooled']['ua']:.3f}", str(png))
-        return registry.register(req.store, req.registry_name, est, card, table, png, guard)
+        return registry.register(req.store, req.registry_name, est, card, table, png, (guard, speaker_space))

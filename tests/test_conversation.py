@@ -43,6 +43,13 @@ def test_mono_leaves_who_spoke_null():
     assert cols["talk_to_listen"] is None and cols["talk_share"] == 1.0 and cols["longest_silence_s"] == 2.0
 
 
+def test_two_voices_of_one_channel_share_talk_time_but_not_roles_or_overlap():
+    cols = conversation_columns({0: [(1.0, 3.0)], 1: [(3.5, 9.5)]}, 10.0, agent_channel=0, one_channel=True)
+    assert cols[0]["talk_share"] == pytest.approx(0.25) and cols[1]["talk_share"] == pytest.approx(0.75)
+    assert all(c["role"] is None and c["overlap_s"] is None and c["interruptions"] is None for c in cols.values())
+    assert cols[0]["silence_share"] == pytest.approx(0.2) and cols[0]["longest_silence_s"] == 1.0
+
+
 @pytest.fixture(scope="module")
 def scored(trained_store, tmp_path_factory, dask_address):
     """One synthetic stereo call (agent on channel 1 here), scored; its calls rows and its truth."""

@@ -10,6 +10,7 @@ import soundfile as sf
 
 from data_contracts import schemas
 from flows.score import score_calls
+from ser_models.evaluation import diarization_error
 from tasks import score as calls_module
 from tasks.lib.inbox import list_inbox
 from tasks.lib.store import Store
@@ -53,7 +54,8 @@ def test_scores_calls_and_rejects_bad_files(store, inbox, dask_address):
     calls = results(store, "calls")
     stereo = calls[calls.call_id == "call000.wav"].sort_values("channel")
     assert stereo["channel"].tolist() == [0, 1] and (stereo["channels"] == 2).all()  # mu-law 8 kHz stereo
-    assert calls.loc[calls.call_id == "call001.wav", "channel"].tolist() == [0]
+    mono = calls[calls.call_id == "call001.wav"].sort_values("speaker")
+    assert mono["channel"].tolist() == [0, 0] and mono["speaker"].tolist() == ["spk0", "spk1"]  # two voices
     segments = results(store, "segments")
     probs = segments[[c for c in schemas.PROBABILITY_COLUMNS if segments[c].notna().any()]]
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-3)
@@ -77,7 +79,7 @@ def test_rerun_scores_nothing_and_changed_call_replaces_rows(store, inbox, dask_
     changed = score_calls(inbox=str(root), model="ser", store=store, dask_address=dask_address)
     assert changed.scored == 1
     calls = results(store, "calls")
-    assert (calls.call_id == "call001.wav").sum() == 1 and len(calls) == 3
+    assert (calls.call_id == "call001.wav").sum() == 2 and len(calls) == 4  # its two voices, once
 
 
 def test_crash_mid_run_then_rerun_leaves_one_row_set(store, inbox, tmp_path, monkeypatch, dask_address):
@@ -104,7 +106,7 @@ def test_crash_mid_run_then_rerun_leaves_one_row_set(store, inbox, tmp_path, mon
     summary = score_calls(inbox=str(root), model="ser", store=str(crash_store), dask_address=dask_address)
     assert summary.scored == 2 and summary.rejected == 4
     calls = results(str(crash_store), "calls")
-    assert not calls.duplicated(["call_id", "channel"]).any() and len(calls) == 3
+    assert not calls.duplicated(["call_id", "channel", "speaker"]).any() and len(calls) == 4  # stereo + 2 voices
     assert not results(str(crash_store), "rejects").duplicated(["call_id"]).any()
     assert not list((crash_store / "results").rglob("scored_date=1999-*/*.parquet"))
     ledger = Store(str(crash_store)).read(schemas.LEDGER_TABLE)
@@ -168,7 +170,7 @@ def test_served_deployment_end_to_end(store, inbox, tmp_path):
                 proc.wait(timeout=30)
         logs.close()
     calls = results(str(e2e_store), "calls")
-    assert sorted(calls["call_id"].unique()) == ["call000.wav", "call001.wav"] and not calls.duplicated(["call_id", "channel"]).any()
+    assert sorted(calls["call_id"].unique()) == ["call000.wav", "call001.wav"] and not calls.duplicated(["call_id", "channel", "speaker"]).any()
     assert len(results(str(e2e_store), "rejects")) == 4
 
 
@@ -220,8 +222,8 @@ def test_a_second_run_on_a_busy_store_stops_and_deletes_nothing(store, inbox, da
     scored = {c.call_id for c in list_inbox(str(root))} - set(results(store, "rejects")["call_id"])
     for version in ("v0001", "v0002"):
         mine = calls[(calls.model_version == version) & calls.call_id.isin(scored)]  # other tests share the store
-        rows = mine.groupby("call_id")["channel"].apply(list)
-        assert set(rows.index) == scored and all(len(ch) == len(set(ch)) for ch in rows)
+        rows = mine.groupby("call_id")[["channel", "speaker"]].apply(lambda g: list(zip(g.channel, g.speaker)))
+        assert set(rows.index) == scored and all(len(party) == len(set(party)) for party in rows)
     assert not lock.exists()
 
 
@@ -242,10 +244,40 @@ def test_a_speaker_normalised_model_standardises_each_channel_by_its_own_speech(
     model = LoadedModel(None, est, {"classes": classes})
     y = np.concatenate([load(r.path) for r in prepare_ravdess(small_corpus, corpus="syn")[:6]])
     scores, cfg = ChannelScores(1, [], [], np.zeros((0, len(classes)))), WindowConfig()
-    seconds = {"vad": 0.0, "features": 0.0, "model": 0.0}
-    calls_module._score_block(y, 0.0, [(0.0, len(y) / 16_000)], scores, model, cfg, seconds)
+    seconds = {"vad": 0.0, "features": 0.0, "diarize": 0.0, "model": 0.0}
+    calls_module._score_block(y, 0.0, [(0.0, len(y) / 16_000)], scores, model, cfg, seconds, diarize=False)
     clips = [y[int(s * 16_000): int(e * 16_000)] for s, e in scores.windows]
     assert len(clips) >= 3
     as_channel = model.predict_proba(features_of(clips, est.feature_sets, ["one"] * len(clips)))
     each_alone = model.predict_proba(features_of(clips, est.feature_sets))
     assert np.allclose(scores.proba, as_channel, atol=1e-6) and not np.allclose(scores.proba, each_alone, atol=1e-3)
+
+
+def test_mono_calls_are_split_into_the_voices_that_spoke(store, tmp_path, dask_address):
+    """Two synthetic voices on one channel: the segments' speakers against the known turns, the calls rows'
+    talk time per voice against the truth."""
+    shutil.copytree(Path(store) / "models", tmp_path / "store" / "models")
+    truth = pd.DataFrame(synth_calls(tmp_path / "inbox", n_calls=4, turns=12, seed=3))
+    mono = truth[truth["call_id"].isin(["call001.wav", "call003.wav"])]  # 16 kHz PCM and 8 kHz A-law
+    score_calls(inbox=str(tmp_path / "inbox"), model="ser", store=str(tmp_path / "store"), dask_address=dask_address)
+    segments, calls = (results(str(tmp_path / "store"), t) for t in ("segments", "calls"))
+    error = diarization_error(segments, mono)
+    assert error["der"] <= 0.15 and error["confusion"] <= 0.05
+    for call_id, turns in mono.groupby("call_id"):
+        rows = calls[calls["call_id"] == call_id].set_index("speaker")
+        assert sorted(rows.index) == ["spk0", "spk1"] and (rows["channel"] == 0).all() and rows["role"].isna().all()
+        for speaker, spoken in turns.groupby("speaker"):
+            # the synthetic clips' lead and tail are room noise that the VAD leaves out
+            assert rows.loc[speaker, "speech_s"] == pytest.approx((spoken["end_s"] - spoken["start_s"]).sum(), rel=0.25)
+        assert rows["talk_share"].sum() == pytest.approx(1.0)
+
+
+def test_a_model_without_a_speaker_space_scores_a_mono_call_as_one_voice(store, inbox):
+    """A model registered before diarization (or on too few speakers) still scores mono calls: one party."""
+    from dataclasses import replace
+
+    model = replace(calls_module.load_model(Store(store), "ser"), speakers=None)
+    mono = next(c for c in list_inbox(str(inbox[0])) if c.call_id == "call001.wav")
+    outcome = calls_module.score_call(mono, model, WindowConfig())
+    assert {s["speaker"] for s in outcome.segments} == {"spk0"}
+    assert [(r["channel"], r["speaker"], r["talk_share"]) for r in outcome.summaries] == [(0, "spk0", 1.0)]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tasks.lib.segments import ChannelScores, segment_rows, speech_grid, summarize
+from tasks.lib.segments import ChannelScores, by_speaker, segment_rows, speech_grid, summarize
 
 CLASSES = ["angry", "neutral"]  # angry is negative, neutral is not
 
@@ -52,3 +52,31 @@ def test_negative_share_per_quarter_and_speech_level():
     row = summarize("c1", "/in/c1.wav", 12.0, 1, s, CLASSES)
     assert [row[f"negative_share_q{q}"] for q in range(1, 5)] == [pytest.approx(1.0), pytest.approx(0.0), None, None]
     assert row["speech_dbfs"] == pytest.approx(-25.0)
+
+
+def test_a_diarized_channel_splits_into_its_voices_speech_time_and_syllables():
+    s = scores([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9]], [(0.0, 2.0), (2.0, 4.0), (5.0, 8.0)], regions=[(0.0, 4.0), (5.0, 8.0)])
+    s.speakers, s.nuclei = np.array([0, 0, 1]), np.array([0.5, 3.5, 6.0, 7.0])
+    s.domain, s.in_domain, s.dbfs = np.full(3, np.nan), np.zeros(3, bool), np.array([-20.0, -22.0, -30.0])
+    assert [r["speaker"] for r in segment_rows("c1", s, CLASSES)] == ["spk0", "spk0", "spk1"]
+    first, second = by_speaker(s)
+    assert first.regions == [(0.0, 4.0)] and second.regions == [(5.0, 8.0)]
+    assert first.speech_s == pytest.approx(4.0) and len(first.nuclei) == 2 and len(second.nuclei) == 2
+    rows = [summarize("c1", "/in/c1.wav", 8.0, 1, part, CLASSES) for part in (first, second)]
+    assert [r["speaker"] for r in rows] == ["spk0", "spk1"]
+    assert [r["dominant_emotion"] for r in rows] == ["angry", "neutral"]
+    assert [r["syllables_per_s"] for r in rows] == pytest.approx([2 / 4, 2 / 3])
+    assert [r["speech_dbfs"] for r in rows] == pytest.approx([-21.0, -30.0])
+
+
+def test_a_turn_change_inside_one_region_goes_to_the_nearer_window():
+    s = scores([[0.9, 0.1], [0.1, 0.9]], [(0.0, 3.0), (3.0, 6.0)], regions=[(0.0, 6.0)])
+    s.speakers, s.domain, s.in_domain, s.dbfs = np.array([0, 1]), np.full(2, np.nan), np.zeros(2, bool), np.zeros(2)
+    first, second = by_speaker(s)
+    assert first.regions == [(0.0, pytest.approx(3.0, abs=0.15))] and second.regions == [(first.regions[0][1], 6.0)]
+
+
+def test_an_undiarized_channel_is_one_party_named_after_it():
+    s = ChannelScores(1, [(0.0, 2.0)], [(0.0, 2.0)], np.array([[0.5, 0.5]]), speakers=np.array([1]))
+    (part,) = by_speaker(s)
+    assert part is not s and part.speaker == 1 and summarize("c", "p", 2.0, 2, part, CLASSES)["speaker"] == "spk1"

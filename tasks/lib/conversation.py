@@ -1,8 +1,8 @@
 """Who spoke when across the channels of one call: talk, silence, overlap, interruptions, roles.
 
 A stereo call carries one party per channel, so each channel's speech regions are that party's turns.
-A mono call mixes both parties on one channel: overlap, interruptions and talk-to-listen need to know who
-speaks, so they stay null there.
+A mono call mixes both parties on one channel: its parties are the voices diarization found, which tell
+talk time apart but not who spoke over whom, so overlap, interruptions, roles and talk-to-listen stay null.
 """
 from __future__ import annotations
 
@@ -52,14 +52,16 @@ def interruptions(own: list[Interval], others: list[Interval]) -> int:
     return sum(any(s < start < e for s, e in busy) for start, _ in union(own))
 
 
-def conversation_columns(regions: dict[int, list[Interval]], duration_s: float, agent_channel: int) -> dict[int, dict]:
-    """The calls table's conversation columns for each channel of one call."""
+def conversation_columns(regions: dict[int, list[Interval]], duration_s: float, agent_channel: int,
+                         one_channel: bool = False) -> dict[int, dict]:
+    """The calls table's conversation columns for each party of one call: a channel of a stereo call, or
+    (one_channel) a voice of a diarized mono call."""
     everyone = [r for rs in regions.values() for r in rs]
     spoken = sum(total(rs) for rs in regions.values())
     silences = gaps(everyone, duration_s)
     call = {"silence_share": sum(silences) / duration_s if duration_s else None,
             "longest_silence_s": max(silences, default=0.0)}
-    stereo = len(regions) > 1
+    stereo = len(regions) > 1 and not one_channel
     if stereo:
         agent = total(regions.get(agent_channel, []))
         customer = sum(total(rs) for ch, rs in regions.items() if ch != agent_channel)

@@ -40,5 +40,5 @@ def emotion_shares(calls: pd.DataFrame) -> dict[str, float]:
 
 def top_calls(calls: pd.DataFrame, column: str, n: int = 5) -> pd.DataFrame:
     """The N channels highest in COLUMN (negative_share or escalation), for a first look."""
-    keep = ["call_id", "channel", "negative_share", "escalation", "peak_negative_start_s", "speech_s"]
+    keep = ["call_id", "channel", "speaker", "negative_share", "escalation", "peak_negative_start_s", "speech_s"]
     return calls.dropna(subset=[column]).sort_values(column, ascending=False).head(n)[keep].reset_index(drop=True)

@@ -17,7 +17,7 @@ from tasks.lib.day import day_calls, emotion_shares, of_model, top_calls
 from tasks.lib.store import Store
 
 # The segment columns the pages draw (the table has probabilities too): a day is 100,000s of rows.
-SEGMENT_COLUMNS = ["call_id", "channel", "start_s", "end_s", "emotion", "confidence", "in_domain", "model",
+SEGMENT_COLUMNS = ["call_id", "channel", "speaker", "start_s", "end_s", "emotion", "confidence", "in_domain", "model",
                    "model_version"]
 TOP_COLUMNS = ("negative_share", "escalation")  # the run artifact's tables of channels to look at
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:70em;color:#222}
@@ -78,24 +78,24 @@ def negative_by_hour_plot(segments: pd.DataFrame) -> str:
 
 
 def timeline_svg(segments: pd.DataFrame, duration_s: float) -> str:
-    """One row per channel: segments as bars coloured by emotion, opacity = confidence, out of domain hatched;
+    """One row per party (channel and voice): segments as bars coloured by emotion, opacity = confidence, out of domain hatched;
     inline SVG with a tooltip per bar (drawn as text: a call page costs no plotting, ~0.1 s a call before)."""
     from matplotlib.colors import to_hex
 
     colours = {e: to_hex(c) for e, c in emotion_colours().items()}
-    channels = sorted(segments["channel"].unique())
-    left, width, row_h, axis_h = 80, 800, 30, 30
-    height, scale = row_h * max(len(channels), 1) + axis_h, width / max(duration_s, 1e-9)
+    parties = sorted(set(zip(segments["channel"], segments["speaker"])))
+    left, width, row_h, axis_h = 110, 800, 30, 30
+    height, scale = row_h * max(len(parties), 1) + axis_h, width / max(duration_s, 1e-9)
     step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 1e9) if duration_s / s <= 12)
     parts = [f'<svg role="img" aria-label="emotion timeline" width="{left + width + 10}" height="{height}" '
              'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="11">'
              '<defs><pattern id="ood" width="6" height="6" patternUnits="userSpaceOnUse" '
              'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="black"/></pattern></defs>']
     segments = segments.assign(outside=segments["in_domain"].eq(False))
-    for row, channel in enumerate(channels):
+    for row, (channel, speaker) in enumerate(parties):
         y = row * row_h
-        parts.append(f'<text x="0" y="{y + row_h / 2 + 4}">channel {channel}</text>')
-        for s in segments[segments["channel"] == channel].itertuples():
+        parts.append(f'<text x="0" y="{y + row_h / 2 + 4}">channel {channel} {html.escape(speaker)}</text>')
+        for s in segments[segments["channel"].eq(channel) & segments["speaker"].eq(speaker)].itertuples():
             x, w = left + s.start_s * scale, max(1.0, (s.end_s - s.start_s) * scale)
             tip = html.escape(f"{s.start_s:.1f}-{s.end_s:.1f} s: {s.emotion} ({s.confidence:.2f})"
                               + (", out of domain" if s.outside else ""))
@@ -168,7 +168,7 @@ def day_page(day: DayData, shares: dict[str, float], escalating: pd.DataFrame) -
     calls = day.calls
     first = calls.groupby("call_id", sort=False).first()
     body = (f"<h1>Calls scored on {day.date}</h1><p>model <code>{html.escape(day.model)}</code>; "
-            "shares are of scored speech time; emotions are per channel (diarization not applied)</p>"
+            "shares are of scored speech time; emotions are per party: a stereo channel, a voice of a mono call</p>"
             + _kpis({"calls": len(first), "hours of audio": f"{first['duration_s'].sum() / 3600:.2f}",
                      "hours of speech": f"{calls['speech_s'].sum() / 3600:.2f}", "rejected files": day.rejected,
                      "negative share": f"{100 * sum(s for e, s in shares.items() if e in NEGATIVE_EMOTIONS):.1f}%"}))
@@ -176,7 +176,7 @@ def day_page(day: DayData, shares: dict[str, float], escalating: pd.DataFrame) -
         body += ("<h2>Emotion share of speech</h2>" + shares_plot(shares)
                  + "<h2>Negative share by hour</h2>" + negative_by_hour_plot(day.segments)
                  + "<h2>Most escalating calls</h2>" + _linked(escalating, "escalating")
-                 + "<h2>All calls</h2>" + _linked(calls[["call_id", "channel", "duration_s", "speech_s",
+                 + "<h2>All calls</h2>" + _linked(calls[["call_id", "channel", "speaker", "duration_s", "speech_s",
                                                           "dominant_emotion", "negative_share", "escalation",
                                                           "out_of_domain_share"]], "calls"))
     else:
@@ -185,12 +185,12 @@ def day_page(day: DayData, shares: dict[str, float], escalating: pd.DataFrame) -
 
 
 def call_page(day: DayData, call_id: str) -> bytes:
-    """One call: KPIs per channel, the emotion timeline, the segment table."""
+    """One call: KPIs per party, the emotion timeline, the segment table."""
     channels = day.calls[day.calls["call_id"] == call_id]
     segments = day.segments[day.segments["call_id"] == call_id].sort_values(["channel", "start_s"])
-    kpis = channels[["channel", "speech_s", "dominant_emotion", "negative_share", "escalation",
+    kpis = channels[["channel", "speaker", "speech_s", "dominant_emotion", "negative_share", "escalation",
                      "peak_negative_start_s", "mean_confidence", "out_of_domain_share"]]
-    table = segments[["channel", "start_s", "end_s", "emotion", "confidence", "in_domain"]]
+    table = segments[["channel", "speaker", "start_s", "end_s", "emotion", "confidence", "in_domain"]]
     body = (f'<p><a href="../index.html">&larr; {day.date}</a></p><h1>Call {html.escape(call_id)}</h1>'
             f"<p><code>{html.escape(str(channels['path'].iloc[0]))}</code>, "
             f"{channels['duration_s'].iloc[0]:.1f} s, model <code>{html.escape(day.model)}</code></p>"

@@ -1,7 +1,7 @@
-"""Window probabilities -> segment rows -> one summary per call and channel."""
+"""Window probabilities -> segment rows -> one summary per call and party (a channel, or a voice of a mono one)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,11 +22,57 @@ class ChannelScores:
     domain: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (windows,) domain_score, NaN without a guard
     in_domain: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (windows,)
     dbfs: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (windows,) RMS level of each window
-    syllables: int = 0  # syllable nuclei over the speech regions (tasks/lib/speech_rate.py)
+    nuclei: np.ndarray = field(default_factory=lambda: np.zeros(0))  # call times of syllable nuclei (speech_rate.py)
+    speakers: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # (windows,) voice index on the channel
+    voices: list[np.ndarray] = field(default_factory=list)  # the voices' centroids (ser_models/diarization.py)
+    speaker: int | None = None  # set on the part of a channel that one voice holds (by_speaker)
 
     @property
     def speech_s(self) -> float:
         return float(sum(e - s for s, e in self.regions))
+
+    def speaker_label(self, window: int | None = None) -> str:
+        """spk<N> of one window, or of this part (window None): the voice of a mono channel, else the channel
+        (one party per channel of a stereo call)."""
+        voice = self.speaker if window is None else (self.speakers[window] if window < len(self.speakers) else None)
+        return f"spk{self.channel if voice is None else voice}"
+
+
+def _runs(times: np.ndarray, labels: np.ndarray, label: int, regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The stretches of grid times carrying `label`, each cut to the speech region it lies in."""
+    out = []
+    for start, end in regions:
+        inside = np.flatnonzero((times >= start) & (times < end))
+        mine = inside[labels[inside] == label]
+        for run in np.split(mine, np.flatnonzero(np.diff(mine) > 1) + 1):
+            if len(run):  # a run to the region's last grid time ends where the region ends
+                out.append((float(times[run[0]]), float(end if run[-1] == inside[-1] else times[run[-1]] + GRID_S)))
+    return out
+
+
+def _nearest(times: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest of the sorted centres for each time (a search, not a times x windows matrix)."""
+    i = np.clip(np.searchsorted(centres, times), 1, len(centres) - 1)
+    return np.where(np.abs(times - centres[i - 1]) <= np.abs(times - centres[i]), i - 1, i)
+
+
+def by_speaker(scores: ChannelScores) -> list[ChannelScores]:
+    """One part per voice of the channel: its windows, and the speech time and syllables whose nearest window
+    is its."""
+    voices = np.unique(scores.speakers)
+    if len(voices) <= 1:
+        return [replace(scores, speaker=int(voices[0]) if len(voices) else int(scores.channel))]
+    times = np.concatenate([np.arange(s, e, GRID_S) for s, e in scores.regions])
+    centres = np.array([(s + e) / 2 for s, e in scores.windows])
+    labels, nuclei = scores.speakers[_nearest(times, centres)], scores.speakers[_nearest(scores.nuclei, centres)]
+    parts = []
+    for voice in voices:
+        mine = np.flatnonzero(scores.speakers == voice)
+        parts.append(replace(scores, regions=_runs(times, labels, voice, scores.regions),
+                             windows=[scores.windows[i] for i in mine], proba=scores.proba[mine],
+                             domain=scores.domain[mine], in_domain=scores.in_domain[mine], dbfs=scores.dbfs[mine],
+                             nuclei=scores.nuclei[nuclei == voice], speakers=scores.speakers[mine], speaker=int(voice)))
+    return parts
 
 
 def segment_rows(call_id: str, scores: ChannelScores, classes: list[str]) -> list[dict]:
@@ -36,7 +82,8 @@ def segment_rows(call_id: str, scores: ChannelScores, classes: list[str]) -> lis
         best = int(np.argmax(p))
         probs = {f"p_{e}": (float(p[classes.index(e)]) if e in classes else None) for e in CANONICAL_EMOTIONS}
         known = i < len(scores.domain) and not np.isnan(scores.domain[i])
-        rows.append({"call_id": call_id, "channel": scores.channel, "segment_index": i, "start_s": start,
+        rows.append({"call_id": call_id, "channel": scores.channel, "speaker": scores.speaker_label(i),
+                     "segment_index": i, "start_s": start,
                      "end_s": end, "emotion": classes[best], "confidence": float(p[best]), **probs,
                      "domain_score": float(scores.domain[i]) if known else None,
                      "in_domain": bool(scores.in_domain[i]) if known else None})
@@ -67,7 +114,8 @@ def summarize(call_id: str, path: str, duration_s: float, channels: int, scores:
     the most negative moment, the median level of speech, the speaking rate."""
     times, proba = speech_grid(scores, classes)
     base = {"call_id": call_id, "path": path, "duration_s": duration_s, "channels": channels,
-            "channel": scores.channel, "speech_s": scores.speech_s, "n_segments": len(scores.windows)}
+            "channel": scores.channel, "speaker": scores.speaker_label(), "speech_s": scores.speech_s,
+            "n_segments": len(scores.windows)}
     if not len(times):
         return {**base, "dominant_emotion": None, **{f"share_{e}": None for e in CANONICAL_EMOTIONS},
                 "negative_share": None, **dict.fromkeys(QUARTERS), "escalation": None, "peak_negative_start_s": None,
@@ -92,7 +140,7 @@ def summarize(call_id: str, path: str, duration_s: float, channels: int, scores:
             "mean_confidence": float(scores.proba.max(axis=1).mean()),
             "out_of_domain_share": out_of_domain_share(scores),
             "speech_dbfs": float(np.median(scores.dbfs)) if len(scores.dbfs) else None,
-            "syllables_per_s": scores.syllables / scores.speech_s if scores.speech_s > 0 else None, "status": "ok"}
+            "syllables_per_s": len(scores.nuclei) / scores.speech_s if scores.speech_s > 0 else None, "status": "ok"}
 
 
 def out_of_domain_share(scores: ChannelScores) -> float | None:

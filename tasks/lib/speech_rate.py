@@ -16,13 +16,13 @@ MIN_GAP_S = 0.1  # no language packs syllables closer than 10 per second
 FLOOR_DB = 25.0  # peaks further below the loudest are breaths and noise, not vowels
 
 
-def syllable_count(y: np.ndarray, sr: int) -> int:
-    """Syllable nuclei in one stretch of speech."""
+def syllable_times(y: np.ndarray, sr: int) -> np.ndarray:
+    """Times (s from the start of y) of the syllable nuclei in one stretch of speech."""
     hop = sr // 100
     if len(y) < 4 * hop:
-        return 0
+        return np.zeros(0)
     rms = librosa.feature.rms(y=y, frame_length=4 * hop, hop_length=hop, center=False)[0]  # no zero-padded edges
     level = 20 * np.log10(np.maximum(rms, 1e-10))
     peaks, _ = find_peaks(level, prominence=PROMINENCE_DB, distance=round(MIN_GAP_S * 100),
                           height=level.max() - FLOOR_DB)
-    return len(peaks)
+    return (peaks * hop + 2 * hop) / sr  # the centre of each 4-hop frame

@@ -170,7 +170,8 @@ def call_labels_path(out: Path) -> Path:
 
 def synth_calls(out: Path, n_calls: int = 4, turns: int = 8, seed: int = 0) -> list[dict]:
     """Write calls (stereo/mono, 8 kHz mu/A-law and 16 kHz) with silences and line noise, and their
-    ground-truth utterance labels (call_id, channel, start_s, end_s, emotion) to call_labels_path(out)."""
+    ground-truth utterance labels (call_id, channel, speaker, start_s, end_s, emotion) to call_labels_path(out);
+    the agent (spk0) speaks first, as the diarized voice that speaks first is spk0."""
     out.mkdir(parents=True, exist_ok=True)
     voices = make_speakers(2 * n_calls + 20, seed + 101)[20:]  # voices unlike the corpus's actors
     labels = []
@@ -188,8 +189,9 @@ def synth_calls(out: Path, n_calls: int = 4, turns: int = 8, seed: int = 0) -> l
             clip = np.concatenate([synth_speech(voices[2 * call + speaker], prosody, STATEMENTS[1 + turn % 2], rng)
                                    for _ in range(2)])  # two sentences per turn
             placed.append((speaker, int(t * SR), clip))
-            labels.append({"call_id": call_id, "channel": speaker if channels == 2 else 0, "start_s": t,
-                           "end_s": t + len(clip) / SR, "emotion": emotion})
+            voice_start, voice_end = voiced_extent(clip)  # the turn is the voice, not the room noise around it
+            labels.append({"call_id": call_id, "channel": speaker if channels == 2 else 0, "speaker": f"spk{speaker}",
+                           "start_s": t + voice_start, "end_s": t + voice_end, "emotion": emotion})
             t += len(clip) / SR + float(rng.uniform(0.4, 2.0))
         n = int((t + 1.0) * SR)
         mix = np.zeros((2, n), np.float32)
