@@ -10,6 +10,9 @@ held-out recordings as they are (studio) and through the same line. `--speaker-n
 per-speaker normalisation: each call channel (one speaker) is standardised by its own speech, and per-file
 UA is then also given with each held-out speaker's recordings as its context. Segment UA is also measured
 with silero's 16 kHz VAD model on the same calls and model (the flow's default is the 8 kHz one).
+The same turns are also mixed down to mono calls (both voices on one line) and scored: their diarization
+error rate (reference: the VAD's speech regions of each clean studio recording, no collar) over the calls that
+hold two voices, and their segment UA.
 
   .venv/bin/python bench/call_recipe.py [--speaker-norm]   (after the bench store holds the three corpora:
                                   bench/accuracy.py ingests them)   -> bench/results/call_recipe.json
@@ -55,12 +58,15 @@ def line(y: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     return wire + rng.normal(0, np.sqrt(power / 10 ** (snr_db / 10)), len(wire)).astype(np.float32)
 
 
-def write_calls(held, inbox: Path, seed: int = 0) -> list[dict]:
-    """Stereo calls: two held-out speakers of one corpus (one where a corpus holds out one), turns alternating."""
+def write_calls(held, inbox: Path, seed: int = 0, mono: bool = False) -> list[dict]:
+    """Stereo calls (mono: both voices mixed on one line): two held-out speakers of one corpus (one where a
+    corpus holds out one), turns alternating. Each turn's label holds its `voiced` regions too (the VAD's speech
+    regions of the clean recording, as the flow merges them), the reference of who speaks when."""
     import soundfile as sf
 
     from tasks.lib.audio import TARGET_SR as SR
     from tasks.lib.audio import load
+    from tasks.lib.vad import WindowConfig, merge_regions, speech_regions
 
     inbox.mkdir(parents=True, exist_ok=True)
     rng, labels, n = np.random.default_rng(seed), [], 0
@@ -69,7 +75,7 @@ def write_calls(held, inbox: Path, seed: int = 0) -> list[dict]:
         queues = [list(group.loc[group["speaker_id"].eq(s)].sample(frac=1, random_state=seed).itertuples())
                   for s in speakers]
         while any(queues):
-            call_id, t, placed = f"{corpus}-{n:03d}.wav", float(rng.uniform(0.5, 1.5)), []
+            call_id, t, placed = f"{'mono-' if mono else ''}{corpus}-{n:03d}.wav", float(rng.uniform(0.5, 1.5)), []
             for turn in range(TURNS):
                 channel = turn % 2
                 queue = queues[channel % len(queues)] or next((q for q in queues if q), None)
@@ -78,12 +84,15 @@ def write_calls(held, inbox: Path, seed: int = 0) -> list[dict]:
                 row = queue.pop()
                 clip = load(row.path)
                 placed.append((channel, int(t * SR), clip))
-                labels.append({"call_id": call_id, "channel": channel, "start_s": t, "end_s": t + len(clip) / SR,
-                               "emotion": row.emotion})
+                voiced = merge_regions(speech_regions(clip, WindowConfig()), WindowConfig().merge_gap_s)
+                labels.append({"call_id": call_id, "channel": 0 if mono else channel, "speaker": row.speaker_id,
+                               "start_s": t, "end_s": t + len(clip) / SR, "emotion": row.emotion,
+                               "voiced": [(t + s, t + e) for s, e in voiced]})
                 t += len(clip) / SR + float(rng.uniform(0.4, 2.0))
             audio = np.zeros((2, int((t + 1.0) * SR)), np.float32)
             for channel, start, clip in placed:
                 audio[channel, start:start + len(clip)] += clip
+            audio = audio.sum(axis=0, keepdims=True) if mono else audio
             wire = np.stack([line(ch, float(rng.uniform(*SNR_DB)), rng) for ch in audio])
             sf.write(inbox / call_id, np.clip(wire, -1, 1).T, RATE, subtype="ULAW")
             n += 1
@@ -107,6 +116,20 @@ def per_file_ua(model, held, speakers: list[str] | None = None) -> dict[str, flo
         predicted = model.predict_proba(features_of(batch, model.estimator.feature_sets, speakers)).argmax(axis=1)
         out[name] = round(metrics(truth, predicted, model.classes)["ua"], 3)
     return out
+
+
+def mono_report(segments, labels, classes: list[str]) -> dict:
+    """Who spoke when on the mono calls that hold two voices, and the mono calls' segment UA."""
+    from ser_models.evaluation import diarization_error, segment_level_metrics
+
+    two = labels.groupby("call_id")["speaker"].transform("nunique").eq(2)
+    reference = labels[two].explode("voiced").dropna(subset="voiced")
+    reference = reference.assign(start_s=reference["voiced"].str[0], end_s=reference["voiced"].str[1])
+    error = diarization_error(segments, reference)
+    return {"calls": int(labels["call_id"].nunique()), "two_voice_calls": int(labels.loc[two, "call_id"].nunique()),
+            "line": "mono, both voices on one phone line, 8 kHz mu-law, noise 15-30 dB SNR",
+            "diarization": {k: round(float(v), 3) for k, v in error.items()},
+            "segment_ua": round(segment_level_metrics(segments, labels, classes)["ua"], 3)}
 
 
 def main() -> None:
@@ -153,9 +176,14 @@ def main() -> None:
                               store=store, name=name, speaker_norm=args.speaker_norm)
         labels = pd.DataFrame(write_calls(held, work / "inbox"))
         scored = score_calls(inbox=str(work / "inbox"), model=name, store=store)
+        mono_labels = pd.DataFrame(write_calls(held, work / "inbox-mono", mono=True))
+        score_calls(inbox=str(work / "inbox-mono"), model=name, store=store)
     model = load_model(Store(store), f"{name}:{summary.version}")
-    segments = duckdb.sql(f"select * from read_parquet('{store}/results/segments/**/*.parquet', hive_partitioning=true)"
+    segments = duckdb.sql(f"select * from read_parquet('{store}/results/segments/**/*.parquet', hive_partitioning=true, "
+                          "union_by_name=true)"
                           f" where model = '{name}' and model_version = '{summary.version}'").df()
+    is_mono = segments["call_id"].str.startswith("mono-")
+    segments, mono_segments = segments[~is_mono], segments[is_mono]
     wideband_vad = pd.DataFrame([row for call in list_inbox(str(work / "inbox"))
                                  for row in score_call(call, model, WindowConfig(vad_sample_rate=16_000)).segments])
     shares = segments["emotion"].value_counts(normalize=True).round(3)
@@ -172,6 +200,7 @@ def main() -> None:
         "segment_ua_vad_16khz": round(segment_level_metrics(wideband_vad, labels, model.classes)["ua"], 3),
         "per_file_ua_held_out": per_file_ua(model, held), "chance": round(1 / len(model.classes), 3),
         "cv_ua_per_file": round(model.card["metrics"]["pooled"]["ua"], 3),
+        "mono": mono_report(mono_segments, mono_labels, model.classes),
         "minutes": round((time.perf_counter() - start) / 60, 1),
     }
     if args.speaker_norm:

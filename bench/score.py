@@ -2,7 +2,8 @@
 
 Builds its own small model (synthetic corpus, SVM on its default `functionals_ge2e` or --feature-set, with
 telephone augmentation), writes long synthetic calls (stereo 8 kHz mu-law, mono 16 kHz, stereo FLAC, mono
-8 kHz A-law), then runs the score-calls flow on 2 Dask workers. Stage times are summed over workers (CPU-seconds per stage).
+8 kHz A-law), then runs the score-calls flow on 2 Dask workers. Stage times are summed over workers (CPU-seconds per stage);
+the mono calls (two synthetic voices each) are diarized, and their diarization error rate is reported.
 
 Usage: .venv/bin/python bench/score.py [--calls 8] [--turns 40] [--feature-set functionals]
        ->  bench/results/score.json (score-functionals.json with --feature-set functionals)
@@ -51,7 +52,7 @@ def main() -> None:
     from flows.settings import session_server
     from flows.train import train_model
     from ser_models import registry
-    from ser_models.evaluation import segment_level_metrics
+    from ser_models.evaluation import diarization_error, segment_level_metrics
     from tasks.lib.store import Store
     from tasks.lib.synth import synth_calls, synth_corpus
 
@@ -85,6 +86,8 @@ def main() -> None:
                               f"hive_partitioning=true)").df()
         card = registry.resolve(Store(store), "bench").card
         seg = segment_level_metrics(segments, labels, card["classes"])
+        mono = labels[labels["call_id"].isin(labels.groupby("call_id").filter(lambda t: t["channel"].max() == 0)["call_id"])]
+        der = diarization_error(segments, mono)
     stage_total = sum(summary.stage_seconds.values())
     result = {
         "calls": args.calls, "audio_minutes": round(summary.audio_s / 60, 1), "workers": args.workers,
@@ -97,6 +100,8 @@ def main() -> None:
         "stage_share": {k: round(v / stage_total, 3) for k, v in summary.stage_seconds.items()},
         "segments": summary.segments,
         "segment_level_ua": round(seg["ua"], 3), "utterance_level_ua_cv": round(card["metrics"]["pooled"]["ua"], 3),
+        "mono_calls": int(mono["call_id"].nunique()),
+        "diarization_synthetic_mono": {k: round(float(v), 3) for k, v in der.items()},
         "command": f"python bench/score.py --calls {args.calls} --turns {args.turns} --workers {args.workers}"
                    + (f" --feature-set {args.feature_set}" if args.feature_set else ""),
     }

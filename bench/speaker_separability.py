@@ -4,8 +4,8 @@ For pairs of speakers of the shared corpora, 12 recordings each (spread over the
 emotions), resemblyzer's GE2E embedding of every recording, studio and through a phone line (300-3400 Hz,
 8 kHz); the 24 embeddings clustered into two (k-means, and agglomerative with average cosine linkage),
 scored as the share of recordings in their speaker's cluster (best of the two labelings; 1 - this is the
-speaker-confusion part of a diarization error rate on clean turns). Needs `pip install resemblyzer
-webrtcvad-wheels` (not a serflow dependency).
+speaker-confusion part of a diarization error rate on clean turns). The raw embeddings, not centred per
+call nor projected the way serflow's diarization does it (ser_models/diarization.py).
 
   .venv/bin/python bench/speaker_separability.py   ->  bench/results/speaker_separability.json
 """
@@ -50,10 +50,8 @@ def clustered_share(embeddings: np.ndarray, truth: np.ndarray, method: str) -> f
 
 
 def main() -> None:
-    try:
-        from resemblyzer import VoiceEncoder
-    except ImportError:
-        sys.exit("needs resemblyzer: .venv/bin/pip install resemblyzer webrtcvad-wheels")
+    from resemblyzer import VoiceEncoder
+
     from tasks.lib.audio import AudioDecodeError, load, resample
     from tasks.lib.synth import telephone_line
 
