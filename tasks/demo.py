@@ -35,13 +35,14 @@ def report(result: DemoResult) -> str:
 
     results = f"{result.store}/results"
     card = registry.resolve(Store.open(result.store), DEMO_MODEL).card
-    query = (f"select call_id, channel, round(speech_s, 1) as speech_s, dominant_emotion, "
+    query = (f"select call_id, channel, speaker, round(speech_s, 1) as speech_s, dominant_emotion, "
              f"round(negative_share, 2) as negative_share, round(escalation, 2) as escalation, "
              f"round(peak_negative_start_s, 1) as peak_negative_start_s "
-             f"from read_parquet('{results}/calls/**/*.parquet', hive_partitioning=true) "
-             f"where model = '{DEMO_MODEL}' and model_version = '{card['version']}' order by call_id, channel")
+             f"from read_parquet('{results}/calls/**/*.parquet', hive_partitioning=true, union_by_name=true) "
+             f"where model = '{DEMO_MODEL}' and model_version = '{card['version']}' order by call_id, channel, speaker")
     calls = duckdb.sql(query)
-    segments = duckdb.sql(f"select * from read_parquet('{results}/segments/**/*.parquet', hive_partitioning=true) "
+    segments = duckdb.sql(f"select * from read_parquet('{results}/segments/**/*.parquet', hive_partitioning=true, "
+                          "union_by_name=true) "
                           f"where model = '{DEMO_MODEL}' and model_version = '{card['version']}'").df()
     seg = segment_level_metrics(segments, pd.read_csv(result.labels_csv), card["classes"])
     utt = card["metrics"]["pooled"]
