@@ -166,18 +166,15 @@ def segment_level_metrics(segments: pd.DataFrame, labels: pd.DataFrame, classes:
     return metrics(matched["emotion_true"].map(index).to_numpy(), matched["emotion"].map(index).to_numpy(), classes)
 
 
-def _grid_speakers(times: np.ndarray, spans: pd.DataFrame, nearest: bool) -> np.ndarray:
-    """The speaker of each grid time: the span covering it ('' where none does); where spans overlap, the
-    one whose centre is nearest (nearest=True, for overlapping windows) or the later one (truth turns)."""
+def _grid_speakers(times: np.ndarray, spans: pd.DataFrame) -> np.ndarray:
+    """The speaker of each grid time: of the spans covering it, the one whose centre is nearest (overlapping
+    windows); '' where none does."""
     out = np.full(len(times), "", dtype=object)
     if not len(spans):
         return out
     start, end = spans["start_s"].to_numpy(), spans["end_s"].to_numpy()
     cover = (times[:, None] >= start[None, :]) & (times[:, None] < end[None, :])
-    if nearest:
-        pick = np.where(cover, -np.abs(times[:, None] - (start + end)[None, :] / 2), -np.inf).argmax(axis=1)
-    else:
-        pick = len(start) - 1 - cover[:, ::-1].argmax(axis=1)
+    pick = np.where(cover, -np.abs(times[:, None] - (start + end)[None, :] / 2), -np.inf).argmax(axis=1)
     covered = cover.any(axis=1)
     out[covered] = spans["speaker"].to_numpy()[pick[covered]]
     return out
@@ -193,7 +190,7 @@ def diarization_error(segments: pd.DataFrame, truth: pd.DataFrame, step_s: float
     for (call, channel), turns in truth.groupby(["call_id", "channel"]):
         hyp_spans = segments[segments["call_id"].eq(call) & segments["channel"].eq(channel)]
         times = np.arange(0.0, max(turns["end_s"].max(), hyp_spans["end_s"].max() if len(hyp_spans) else 0.0), step_s)
-        ref, hyp = _grid_speakers(times, turns, nearest=False), _grid_speakers(times, hyp_spans, nearest=True)
+        ref, hyp = _grid_speakers(times, turns), _grid_speakers(times, hyp_spans)
         both = (ref != "") & (hyp != "")
         refs, hyps = sorted(set(ref[both])), sorted(set(hyp[both]))
         agree = np.array([[np.sum(both & (ref == r) & (hyp == h)) for h in hyps] for r in refs]).reshape(len(refs), len(hyps))

@@ -4,7 +4,15 @@ import pandas as pd
 import pytest
 
 from data_contracts.suites import ContractViolation
-from ser_models.evaluation import Fold, check_fold, fold_indices, make_folds, metrics, validation_split
+from ser_models.evaluation import (
+    Fold,
+    check_fold,
+    diarization_error,
+    fold_indices,
+    make_folds,
+    metrics,
+    validation_split,
+)
 
 
 def rows(n_speakers: int = 6, per_speaker: int = 5, copies: int = 1) -> pd.DataFrame:
@@ -65,3 +73,13 @@ def test_metrics_ua_is_balanced_accuracy():
     y_true = np.array([0, 0, 0, 0, 1])
     m = metrics(y_true, np.zeros(5, int), ["a", "b"])
     assert m["wa"] == 0.8 and m["ua"] == 0.5 and m["confusion"] == [[4, 0], [1, 0]]
+
+
+def test_diarization_error_counts_missed_false_alarm_and_confusion_under_the_best_mapping():
+    truth = pd.DataFrame({"call_id": "c", "channel": 0, "speaker": ["agent", "customer", "agent"],
+                          "start_s": [0.0, 3.0, 7.0], "end_s": [2.0, 5.0, 8.0]})
+    hyp = pd.DataFrame({"call_id": "c", "channel": 0, "speaker": ["spk1", "spk1", "spk0", "spk0"],
+                        "start_s": [0.0, 3.0, 4.0, 5.0], "end_s": [2.0, 4.0, 5.0, 6.0]})
+    error = diarization_error(hyp, truth)  # 5 s of speech: 1 s missed (7-8), 1 s extra (5-6), 1 s confused (3-4)
+    assert error["missed"] == pytest.approx(0.2) and error["false_alarm"] == pytest.approx(0.2)
+    assert error["confusion"] == pytest.approx(0.2) and error["der"] == pytest.approx(0.6)
