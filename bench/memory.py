@@ -6,6 +6,7 @@ reports that process's peak resident set size. Needs `make demo` first (for the 
   .venv/bin/python bench/memory.py [--minutes 10 --rate 96000 --channels 6]
   .venv/bin/python bench/memory.py --minutes 120 --rate 8000 --channels 2      # a 2-hour stereo telephone call
   .venv/bin/python bench/memory.py --minutes 120 --rate 8000 --channels 2 --speech   # ... of synthetic speech
+  .venv/bin/python bench/memory.py --minutes 120 --rate 8000 --channels 1 --speech   # mono: two voices diarized
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ from tasks.score import score_call
 call = list_inbox({inbox!r})[0]
 outcome = score_call(call, load_model(Store({store!r}), "demo"), WindowConfig())
 print(json.dumps({{"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                   "segments": len(outcome.segments), "reject": outcome.reject}}))
+                   "segments": len(outcome.segments), "reject": outcome.reject,
+                   "talk_s": {{f"channel {{r['channel']}} {{r['speaker']}}": round(r["speech_s"], 1) for r in outcome.summaries}}}}))
 """
 
 

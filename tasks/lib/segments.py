@@ -51,9 +51,14 @@ def _runs(times: np.ndarray, labels: np.ndarray, label: int, regions: list[tuple
 
 
 def _nearest(times: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of the nearest of the sorted centres for each time (a search, not a times x windows matrix)."""
-    i = np.clip(np.searchsorted(centres, times), 1, len(centres) - 1)
-    return np.where(np.abs(times - centres[i - 1]) <= np.abs(times - centres[i]), i - 1, i)
+    """Index of the nearest centre for each time, by binary search (no times x windows matrix: a 2-hour call
+    has 70,000 grid times and thousands of windows); a tie goes to the earlier centre."""
+    order = np.argsort(centres, kind="stable")
+    ranked = centres[order]
+    if len(ranked) == 1:
+        return np.zeros(len(times), int)
+    i = np.clip(np.searchsorted(ranked, times), 1, len(ranked) - 1)
+    return order[np.where(np.abs(times - ranked[i - 1]) <= np.abs(times - ranked[i]), i - 1, i)]
 
 
 def by_speaker(scores: ChannelScores) -> list[ChannelScores]:
@@ -97,11 +102,18 @@ def speech_grid(scores: ChannelScores, classes: list[str]) -> tuple[np.ndarray, 
         return np.zeros(0), np.zeros((0, len(classes)))
     starts = np.array([w[0] for w in scores.windows])
     ends = np.array([w[1] for w in scores.windows])
-    cover = (times[:, None] >= starts[None, :]) & (times[:, None] < ends[None, :])
-    nearest = np.argmin(np.abs(times[:, None] - (starts + ends)[None, :] / 2), axis=1)
-    cover[np.arange(len(times)), nearest] |= ~cover.any(axis=1)  # speech no window covers: nearest window
-    proba = cover.astype(np.float32) @ scores.proba / cover.sum(axis=1, keepdims=True)
-    return times, proba
+    # sums over the windows covering each time, as running sums of +p where a window starts, -p where it ends
+    # (times are sorted): memory grows with the call, not with calls x windows
+    first, stop = np.searchsorted(times, starts), np.searchsorted(times, ends)
+    edges = np.zeros((len(times) + 1, len(classes) + 1))
+    weighted = np.hstack([scores.proba, np.ones((len(starts), 1))])
+    np.add.at(edges, first, weighted)
+    np.add.at(edges, stop, -weighted)
+    running = np.cumsum(edges[:-1], axis=0)
+    sums, count = running[:, :-1], np.round(running[:, -1])
+    alone = count == 0  # speech no window covers: the nearest window's probabilities
+    sums[alone], count[alone] = scores.proba[_nearest(times[alone], (starts + ends) / 2)], 1
+    return times, (sums / count[:, None]).astype(np.float32)
 
 
 def negative_share(labels: np.ndarray, negative: np.ndarray) -> float:
