@@ -180,16 +180,21 @@ def _grid_speakers(times: np.ndarray, spans: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def diarization_error(segments: pd.DataFrame, truth: pd.DataFrame, step_s: float = 0.1) -> dict[str, float]:
+def diarization_error(segments: pd.DataFrame, truth: pd.DataFrame, step_s: float = 0.1,
+                      collar_s: float = 0.0) -> dict[str, float]:
     """Diarization error rate of the segments' speaker labels against the truth's turns (both with call_id,
-    channel, speaker, start_s, end_s), on a step_s grid, no collar: missed speech, false alarm and speaker
-    confusion (under each channel's best one-to-one mapping of labels), each as a share of true speech."""
+    channel, speaker, start_s, end_s), on a step_s grid: missed speech, false alarm and speaker confusion
+    (under each channel's best one-to-one mapping of labels), each as a share of true speech. Grid times
+    within collar_s of a true turn's start or end are not scored (NIST's RT evaluations used 0.25 s)."""
     from scipy.optimize import linear_sum_assignment
 
     miss = false_alarm = confusion = speech = 0.0
     for (call, channel), turns in truth.groupby(["call_id", "channel"]):
         hyp_spans = segments[segments["call_id"].eq(call) & segments["channel"].eq(channel)]
         times = np.arange(0.0, max(turns["end_s"].max(), hyp_spans["end_s"].max() if len(hyp_spans) else 0.0), step_s)
+        edges = np.concatenate([turns["start_s"].to_numpy(), turns["end_s"].to_numpy()])
+        scored = np.abs(times[:, None] - edges[None, :]).min(axis=1) >= collar_s
+        times = times[scored]
         ref, hyp = _grid_speakers(times, turns), _grid_speakers(times, hyp_spans)
         both = (ref != "") & (hyp != "")
         refs, hyps = sorted(set(ref[both])), sorted(set(hyp[both]))

@@ -83,3 +83,6 @@ def test_diarization_error_counts_missed_false_alarm_and_confusion_under_the_bes
     error = diarization_error(hyp, truth)  # 5 s of speech: 1 s missed (7-8), 1 s extra (5-6), 1 s confused (3-4)
     assert error["missed"] == pytest.approx(0.2) and error["false_alarm"] == pytest.approx(0.2)
     assert error["confusion"] == pytest.approx(0.2) and error["der"] == pytest.approx(0.6)
+    # a 0.25 s collar leaves 3.5 s scored: 0.5 s missed, 0.7 s extra, 0.7 s confused
+    collared = diarization_error(hyp, truth, collar_s=0.25)
+    assert [collared[k] for k in ("missed", "false_alarm", "confusion")] == pytest.approx([5 / 35, 7 / 35, 7 / 35])
