@@ -8,7 +8,8 @@ CLASSES = ["angry", "neutral"]  # angry is negative, neutral is not
 
 
 def scores(proba: list[list[float]], windows: list[tuple[float, float]], regions=None) -> ChannelScores:
-    return ChannelScores(0, regions if regions is not None else windows, windows, np.array(proba, np.float32))
+    return ChannelScores(0, regions if regions is not None else windows, windows, np.array(proba, np.float32),
+                         speakers=np.zeros(len(windows), int))
 
 
 def test_segment_rows_carry_every_canonical_probability():

@@ -31,18 +31,18 @@ class ChannelScores:
     def speech_s(self) -> float:
         return float(sum(e - s for s, e in self.regions))
 
-    def speaker_label(self, window: int | None = None) -> str:
-        """spk<N> of one window, or of this part (window None): the voice of a mono channel, else the channel
-        (one party per channel of a stereo call)."""
-        voice = self.speaker if window is None else (self.speakers[window] if window < len(self.speakers) else None)
-        return f"spk{self.channel if voice is None else voice}"
+
+
+def grid_times(regions: list[tuple[float, float]]) -> np.ndarray:
+    """The GRID_S grid over speech regions (sorted, as regions are)."""
+    return np.concatenate([np.arange(s, e, GRID_S) for s, e in regions]) if regions else np.zeros(0)
 
 
 def _runs(times: np.ndarray, labels: np.ndarray, label: int, regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """The stretches of grid times carrying `label`, each cut to the speech region it lies in."""
     out = []
     for start, end in regions:
-        inside = np.flatnonzero((times >= start) & (times < end))
+        inside = np.arange(np.searchsorted(times, start), np.searchsorted(times, end))
         mine = inside[labels[inside] == label]
         for run in np.split(mine, np.flatnonzero(np.diff(mine) > 1) + 1):
             if len(run):  # a run to the region's last grid time ends where the region ends
@@ -67,7 +67,7 @@ def by_speaker(scores: ChannelScores) -> list[ChannelScores]:
     voices = np.unique(scores.speakers)
     if len(voices) <= 1:
         return [replace(scores, speaker=int(voices[0]) if len(voices) else int(scores.channel))]
-    times = np.concatenate([np.arange(s, e, GRID_S) for s, e in scores.regions])
+    times = grid_times(scores.regions)
     centres = np.array([(s + e) / 2 for s, e in scores.windows])
     labels, nuclei = scores.speakers[_nearest(times, centres)], scores.speakers[_nearest(scores.nuclei, centres)]
     parts = []
@@ -87,7 +87,7 @@ def segment_rows(call_id: str, scores: ChannelScores, classes: list[str]) -> lis
         best = int(np.argmax(p))
         probs = {f"p_{e}": (float(p[classes.index(e)]) if e in classes else None) for e in CANONICAL_EMOTIONS}
         known = i < len(scores.domain) and not np.isnan(scores.domain[i])
-        rows.append({"call_id": call_id, "channel": scores.channel, "speaker": scores.speaker_label(i),
+        rows.append({"call_id": call_id, "channel": scores.channel, "speaker": f"spk{scores.speakers[i]}",
                      "segment_index": i, "start_s": start,
                      "end_s": end, "emotion": classes[best], "confidence": float(p[best]), **probs,
                      "domain_score": float(scores.domain[i]) if known else None,
@@ -97,7 +97,7 @@ def segment_rows(call_id: str, scores: ChannelScores, classes: list[str]) -> lis
 
 def speech_grid(scores: ChannelScores, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Grid times inside speech and, per time, the mean probabilities of the windows covering it."""
-    times = np.concatenate([np.arange(s, e, GRID_S) for s, e in scores.regions]) if scores.regions else np.zeros(0)
+    times = grid_times(scores.regions)
     if not len(times) or not len(scores.windows):
         return np.zeros(0), np.zeros((0, len(classes)))
     starts = np.array([w[0] for w in scores.windows])
@@ -126,8 +126,8 @@ def summarize(call_id: str, path: str, duration_s: float, channels: int, scores:
     the most negative moment, the median level of speech, the speaking rate."""
     times, proba = speech_grid(scores, classes)
     base = {"call_id": call_id, "path": path, "duration_s": duration_s, "channels": channels,
-            "channel": scores.channel, "speaker": scores.speaker_label(), "speech_s": scores.speech_s,
-            "n_segments": len(scores.windows)}
+            "channel": scores.channel, "speaker": f"spk{scores.channel if scores.speaker is None else scores.speaker}",
+            "speech_s": scores.speech_s, "n_segments": len(scores.windows)}
     if not len(times):
         return {**base, "dominant_emotion": None, **{f"share_{e}": None for e in CANONICAL_EMOTIONS},
                 "negative_share": None, **dict.fromkeys(QUARTERS), "escalation": None, "peak_negative_start_s": None,
