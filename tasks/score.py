@@ -133,7 +133,11 @@ def plan_calls(inbox: str, store: Store, model: str | None, batch_size: int, wor
     todo.sort(key=lambda c: -c.size_bytes)  # long calls first keeps workers busy to the end
     size = max(1, min(batch_size, -(-len(todo) // max(1, workers))))
     batches = [todo[i:i + size] for i in range(0, len(todo), size)]
-    get_run_logger().info("%s: %d files in %s, %d new or changed", spec, len(calls), inbox, len(todo))
+    logger = get_run_logger()
+    logger.info("%s: %d files in %s, %d new or changed", spec, len(calls), inbox, len(todo))
+    if loaded.speakers is None:
+        logger.warning("%s has no speaker space (registered before diarization, or trained on fewer than 3 "
+                       "speakers): each mono call is scored as one voice", spec)
     return ScorePlan(spec, batches, len(calls), len(calls) - len(todo))
 
 
@@ -287,9 +291,6 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
                 agent_channel: int = 0) -> BatchOutcome:
     """Score, write, then commit the batch to the ledger; superseded files go last, so a crash never duplicates."""
     model = cached_model(store, model_spec)
-    if model.speakers is None:
-        get_run_logger().warning("%s has no speaker space (registered before diarization, or trained on fewer "
-                                 "than 3 speakers): each mono call is scored as one voice", model_spec)
     seconds: dict[str, float] = defaultdict(float)
     date = today()  # one day for the batch's rows and its report pages
     ledger_rows, call_rows, seg_rows, audio_s = [], [], [], 0.0

@@ -272,12 +272,16 @@ def test_mono_calls_are_split_into_the_voices_that_spoke(store, tmp_path, dask_a
         assert rows["talk_share"].sum() == pytest.approx(1.0)
 
 
-def test_a_model_without_a_speaker_space_scores_a_mono_call_as_one_voice(store, inbox):
-    """A model registered before diarization (or on too few speakers) still scores mono calls: one party."""
-    from dataclasses import replace
-
-    model = replace(calls_module.load_model(Store(store), "ser"), speakers=None)
-    mono = next(c for c in list_inbox(str(inbox[0])) if c.call_id == "call001.wav")
-    outcome = calls_module.score_call(mono, model, WindowConfig())
-    assert {s["speaker"] for s in outcome.segments} == {"spk0"}
-    assert [(r["channel"], r["speaker"], r["talk_share"]) for r in outcome.summaries] == [(0, "spk0", 1.0)]
+def test_a_model_without_a_speaker_space_scores_a_mono_call_as_one_voice(store, inbox, tmp_path, dask_address, caplog):
+    """A model registered before diarization (or on too few speakers) still scores mono calls, as one party,
+    and the run says so."""
+    shutil.copytree(Path(store) / "models", tmp_path / "store" / "models")
+    for path in (tmp_path / "store" / "models").rglob("speaker_space.*"):
+        path.unlink()
+    (tmp_path / "inbox").mkdir()
+    shutil.copy(inbox[0] / "call001.wav", tmp_path / "inbox")  # mono, two voices
+    score_calls(inbox=str(tmp_path / "inbox"), model="ser", store=str(tmp_path / "store"), dask_address=dask_address)
+    assert "has no speaker space" in caplog.text
+    calls = results(str(tmp_path / "store"), "calls")
+    assert calls[["channel", "speaker", "talk_share"]].values.tolist() == [[0, "spk0", 1.0]]
+    assert set(results(str(tmp_path / "store"), "segments")["speaker"]) == {"spk0"}
