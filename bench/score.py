@@ -86,7 +86,7 @@ def main() -> None:
                               f"hive_partitioning=true)").df()
         card = registry.resolve(Store(store), "bench").card
         seg = segment_level_metrics(segments, labels, card["classes"])
-        mono = labels[labels["call_id"].isin(labels.groupby("call_id").filter(lambda t: t["channel"].max() == 0)["call_id"])]
+        mono = labels.groupby("call_id").filter(lambda turns: turns["channel"].max() == 0)
         der = diarization_error(segments, mono)
     stage_total = sum(summary.stage_seconds.values())
     result = {

@@ -10,7 +10,6 @@ two (docs/benchmarks.md), so the split is always made and said so in docs/tables
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +21,9 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from ser_models.data import FeatureData
 from ser_models.domain import row_vectors
+from ser_models.registry import load_attachment, save_attachment
 
-SPACE_FILE = "speaker_space.npz"
+SPACE_STEM = "speaker_space"  # speaker_space.npz and .json beside the weights
 MAX_DIMENSIONS = 16
 PCA_DIMENSIONS = 200
 ROWS_PER_DIMENSION = 10  # fewer rows per PCA dimension and the directions fit the training voices' noise
@@ -107,15 +107,14 @@ class SpeakerSpace:
                 "training_speakers": self.speakers, "max_speakers_per_channel": 2}
 
     def save(self, folder: Path) -> None:
-        np.savez(folder / SPACE_FILE, mean=self.mean, scale=self.scale, projection=self.projection)
-        (folder / "speaker_space.json").write_text(json.dumps(self.describe(), indent=2))
+        save_attachment(folder, SPACE_STEM, {"mean": self.mean, "scale": self.scale, "projection": self.projection},
+                        self.describe())
 
     @classmethod
     def load(cls, folder: Path) -> SpeakerSpace | None:
         """The saved space, or None for a model registered without one (its mono channels stay one speaker)."""
-        if not (folder / SPACE_FILE).exists():
+        saved = load_attachment(folder, SPACE_STEM)
+        if saved is None:
             return None
-        info = json.loads((folder / "speaker_space.json").read_text())
-        with np.load(folder / SPACE_FILE, allow_pickle=False) as arrays:
-            return cls(info["feature_set"], arrays["mean"], arrays["scale"], arrays["projection"],
-                       info["training_speakers"])
+        arrays, info = saved
+        return cls(info["feature_set"], arrays["mean"], arrays["scale"], arrays["projection"], info["training_speakers"])

@@ -12,7 +12,6 @@ unless its input stage saturated badly. Saturation is measured on the audio itse
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +19,9 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from ser_models.data import FeatureData
+from ser_models.registry import load_attachment, save_attachment
 
-GUARD_FILE = "domain_guard.npz"
+GUARD_STEM = "domain_guard"  # domain_guard.npz and .json beside the weights
 RANGE_PERCENTILES = (0.5, 99.5)
 ALLOWED_FALSE_ALARMS = 0.05
 MAX_FOLDS = 5
@@ -89,17 +89,16 @@ class DomainGuard:
                 "max_clipped_share": MAX_CLIPPED_SHARE}
 
     def save(self, folder: Path) -> None:
-        np.savez(folder / GUARD_FILE, low=self.low, high=self.high)
-        (folder / "domain_guard.json").write_text(json.dumps(self.describe(), indent=2))
+        save_attachment(folder, GUARD_STEM, {"low": self.low, "high": self.high}, self.describe())
 
     @classmethod
     def load(cls, folder: Path) -> DomainGuard | None:
         """The saved guard, or None for a model registered before guards existed."""
-        if not (folder / GUARD_FILE).exists():
+        saved = load_attachment(folder, GUARD_STEM)
+        if saved is None:
             return None
-        info = json.loads((folder / "domain_guard.json").read_text())
-        with np.load(folder / GUARD_FILE, allow_pickle=False) as arrays:
-            return cls(info["feature_set"], arrays["low"], arrays["high"], info["threshold"], info["threshold_method"])
+        arrays, info = saved
+        return cls(info["feature_set"], arrays["low"], arrays["high"], info["threshold"], info["threshold_method"])
 
 
 def dominant_share(labels: list[str]) -> tuple[str | None, float]:

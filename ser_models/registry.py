@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from tasks.lib.store import Store, checked_name
@@ -81,6 +82,20 @@ def code_version() -> str:
 
 CARD = "model_card.json"  # written last: a version exists once its card does
 CLAIM = ".claim"  # created exclusively: whoever creates it owns the version number
+
+
+def save_attachment(folder: Path, stem: str, arrays: dict[str, np.ndarray], info: dict[str, Any]) -> None:
+    """A model's attachment (domain guard, speaker space), pickle-free: STEM.npz arrays, STEM.json description."""
+    np.savez(folder / f"{stem}.npz", **arrays)
+    (folder / f"{stem}.json").write_text(json.dumps(info, indent=2))
+
+
+def load_attachment(folder: Path, stem: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    """The arrays and description save_attachment wrote, or None for a model registered without it."""
+    if not (folder / f"{stem}.npz").exists():
+        return None
+    with np.load(folder / f"{stem}.npz", allow_pickle=False) as arrays:
+        return {k: arrays[k] for k in arrays.files}, json.loads((folder / f"{stem}.json").read_text())
 
 
 def _cache_root() -> Path:

@@ -252,8 +252,9 @@ def _score_block(y: np.ndarray, offset_s: float, regions: list[tuple[float, floa
     data = features_of(clips, model.estimator.feature_sets)
     seconds["features"] += time.perf_counter() - tick
     tick = time.perf_counter()
+    # a stereo channel is one party, named after the channel; so is a mono one (channel 0) without a speaker space
     voices = (model.speakers.diarize(data, scores.voices) if diarize and model.speakers
-              else np.full(len(clips), 0 if diarize else scores.channel))
+              else np.full(len(clips), scores.channel))
     # a speaker-normalised model standardises each voice of each channel (in one block) by its own speech
     data.rows["speaker_id"] = [f"channel{scores.channel}:spk{v}" for v in voices]
     scores.speakers = np.concatenate([scores.speakers, voices]).astype(int)

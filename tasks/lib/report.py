@@ -186,17 +186,17 @@ def day_page(day: DayData, shares: dict[str, float], escalating: pd.DataFrame) -
 
 def call_page(day: DayData, call_id: str) -> bytes:
     """One call: KPIs per party, the emotion timeline, the segment table."""
-    channels = day.calls[day.calls["call_id"] == call_id]
+    parties = day.calls[day.calls["call_id"] == call_id]
     segments = day.segments[day.segments["call_id"] == call_id].sort_values(["channel", "start_s"])
-    kpis = channels[["channel", "speaker", "speech_s", "dominant_emotion", "negative_share", "escalation",
+    kpis = parties[["channel", "speaker", "speech_s", "dominant_emotion", "negative_share", "escalation",
                      "peak_negative_start_s", "mean_confidence", "out_of_domain_share"]]
     table = segments[["channel", "speaker", "start_s", "end_s", "emotion", "confidence", "in_domain"]]
     body = (f'<p><a href="../index.html">&larr; {day.date}</a></p><h1>Call {html.escape(call_id)}</h1>'
-            f"<p><code>{html.escape(str(channels['path'].iloc[0]))}</code>, "
-            f"{channels['duration_s'].iloc[0]:.1f} s, model <code>{html.escape(day.model)}</code></p>"
+            f"<p><code>{html.escape(str(parties['path'].iloc[0]))}</code>, "
+            f"{parties['duration_s'].iloc[0]:.1f} s, model <code>{html.escape(day.model)}</code></p>"
             + kpis.round(3).to_html(index=False, na_rep="")
             + "<h2>Emotion timeline</h2><p>bar colour: emotion; opacity: confidence; hatched: out of domain</p>"
-            + timeline_svg(segments, float(channels["duration_s"].iloc[0]))
+            + timeline_svg(segments, float(parties["duration_s"].iloc[0]))
             + "<h2>Segments</h2>" + table.round(3).to_html(index=False, na_rep=""))
     return _page(f"call {call_id}", body)
 
