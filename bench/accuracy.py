@@ -15,6 +15,7 @@ bench/results/accuracy.json, so the benchmark can be run piecewise:
 
   .venv/bin/python bench/accuracy.py --corpora emodb --models mlp,svm,rf --augment none,noise
   .venv/bin/python bench/accuracy.py --loco --corpora ravdess,emodb,casia --models logreg --augment none
+  .venv/bin/python bench/accuracy.py --corpora emodb --models cnn,cl --device cuda   (a GPU: rows cnn@cuda, cl@cuda)
 """
 from __future__ import annotations
 
@@ -139,6 +140,8 @@ def main() -> None:
     parser.add_argument("--speaker-norm", action="store_true", help="per-speaker normalisation (reported both ways)")
     parser.add_argument("--loco", action="store_true", help="leave one corpus out over --corpora, on LOCO_LABELS")
     parser.add_argument("--store", default=str(ROOT / "bench" / ".store"))
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where torch models train; cuda rows are recorded apart, as MODEL@cuda")
     parser.add_argument("--shares-on", metavar="CORPUS",
                         help="also score every file of CORPUS with each model trained on another corpus and record "
                              "the share of each predicted class (the collapse check)")
@@ -170,15 +173,22 @@ def members_of(model: str, members: str | None) -> list[str] | None:
     return members.split(",") if model == "ensemble" and members else None
 
 
-def model_label(model: str, members: str | None) -> str:
-    """The model as rows name it: an ensemble with its members, e.g. ensemble(svm+logreg)."""
+def run_flags(args: argparse.Namespace, model: str) -> str:
+    """The options of this run that a row's command repeats."""
+    return ((" --speaker-norm" if args.speaker_norm else "") + (" --device cuda" if args.device == "cuda" else "")
+            + (f" --members {args.members}" if members_of(model, args.members) else ""))
+
+
+def model_label(model: str, members: str | None, device: str = "cpu") -> str:
+    """The model as rows name it: an ensemble with its members, e.g. ensemble(svm+logreg); cnn@cuda when trained
+    on a GPU."""
     chosen = members_of(model, members)
-    return f"{model}({'+'.join(chosen)})" if chosen else model
+    return (f"{model}({'+'.join(chosen)})" if chosen else model) + ("@cuda" if device == "cuda" else "")
 
 
 def safe(label: str) -> str:
-    """A registry name for a row label: ensemble(svm+logreg) -> ensemble-svm-logreg."""
-    return label.replace("(", "-").replace("+", "-").replace(")", "")
+    """A registry name for a row label: ensemble(svm+logreg) -> ensemble-svm-logreg, cnn@cuda -> cnn-cuda."""
+    return label.replace("(", "-").replace("+", "-").replace(")", "").replace("@", "-")
 
 
 def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) -> None:
@@ -190,14 +200,14 @@ def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) 
 
     start, norm = time.perf_counter(), args.speaker_norm
     suffix = "-norm" if norm else ""
-    label = model_label(model, args.members)
+    label = model_label(model, args.members, args.device)
     summary = train_model(model=model, corpus=[corpus], cv=CV[corpus], augment=[] if augment == "none" else [augment],
                           store=args.store, name=f"bench-{corpus}-{safe(label)}-{augment}{suffix}", speaker_norm=norm,
-                          members=members_of(model, args.members))
+                          members=members_of(model, args.members), device=args.device)
     spec = f"{summary.name}:{summary.version}"
     card = registry.resolve(Store(args.store), spec).card
     command = (f"python bench/accuracy.py --corpora {corpus} --models {model} --augment {augment}"
-               + (" --speaker-norm" if norm else "") + (f" --members {args.members}" if members_of(model, args.members) else ""))
+               + run_flags(args, model))
     shares = None
     if args.shares_on and args.shares_on != corpus:
         build_features(feature_set=card["feature_sets"][0], corpus=[args.shares_on], store=args.store)
@@ -215,16 +225,16 @@ def run_loco(args: argparse.Namespace, held: str, train_on: list[str], model: st
     from tasks.lib.store import Store
 
     start, norm = time.perf_counter(), args.speaker_norm
-    label = model_label(model, args.members)
+    label = model_label(model, args.members, args.device)
     name = f"loco-{held}-{safe(label)}-{augment}" + ("-norm" if norm else "")
     summary = train_model(model=model, corpus=train_on, cv="speaker-kfold:5", labels=LOCO_LABELS,
                           augment=[] if augment == "none" else [augment], store=args.store, name=name,
-                          speaker_norm=norm, members=members_of(model, args.members))
+                          speaker_norm=norm, members=members_of(model, args.members), device=args.device)
     spec = f"{summary.name}:{summary.version}"
     card = registry.resolve(Store(args.store), spec).card
     per_file, context = held_out_metrics(args.store, spec, held, parse_label_map(LOCO_LABELS), norm)
     command = (f"python bench/accuracy.py --loco --corpora {args.corpora} --models {model} --augment {augment}"
-               + (" --speaker-norm" if norm else "") + (f" --members {args.members}" if members_of(model, args.members) else ""))
+               + run_flags(args, model))
     record(f"loco:{held}|{label}|{augment}" + ("-norm" if norm else ""), held,
            f"leave-one-corpus-out (trained on {'+'.join(train_on)})", label, augment, norm, per_file, context,
            card, start, command)

@@ -134,6 +134,10 @@ def check_train(args: argparse.Namespace) -> None:
     try:
         parse_label_map(args.labels)
         build_estimator(args.model, args.feature_set, 0, tuple(_csv(args.members) or DEFAULT_MEMBERS))
+        if args.device == "cuda":  # only then is torch worth importing before the server starts
+            from ser_models.training import resolve_device
+
+            resolve_device(args.device)
     except (ValueError, KeyError) as exc:
         raise UserError(str(exc)) from exc
     check_corpora(args)
@@ -158,7 +162,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     _print_lines(train_model(model=args.model, corpus=_csv(args.corpus), feature_set=args.feature_set, cv=args.cv,
                              augment=args.augment, labels=args.labels, store=args.store, seed=args.seed,
                              members=_csv(args.members), name=args.name, max_epochs=args.max_epochs,
-                             speaker_norm=args.speaker_norm, show_progress=True, **_cluster_args(args)))
+                             speaker_norm=args.speaker_norm, device=args.device, show_progress=True,
+                             **_cluster_args(args)))
 
 
 def cmd_models(args: argparse.Namespace) -> None:
@@ -341,6 +346,8 @@ def add_train(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPa
     p.add_argument("--name", help="registry name (default: the model)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-epochs", type=int, help="cap on torch training epochs (quick runs)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where cnn, cl and mlp train (auto: a CUDA GPU when torch sees one, else the CPU)")
     p.add_argument("--speaker-norm", action="store_true",
                    help="standardise features per speaker (better cross-validated UA; hurts calls whose "
                         "channels hold one emotion or two voices, see docs/models.md)")

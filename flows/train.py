@@ -25,8 +25,9 @@ def train_model(model: str, corpus: list[str], feature_set: str | None = None, c
                 seed: int = 0, members: list[str] | None = None, name: str | None = None,
                 max_epochs: int | None = None, workers: int | None = None,
                 dask_address: str | None = None, dashboard: str | None = None, speaker_norm: bool = False,
-                show_progress: bool = False) -> TrainSummary:
-    """Cross-validate speaker-independently, retrain on all speakers, register the version."""
+                device: str = "auto", show_progress: bool = False) -> TrainSummary:
+    """Cross-validate speaker-independently, retrain on all speakers, register the version (device: where torch
+    models train, a GPU under auto when torch sees one)."""
     handle = Store.open(store)
     tag_flow_run([f"model:{model}", *(f"corpus:{c}" for c in corpus)])
     label_map = parse_labels(labels)
@@ -37,7 +38,7 @@ def train_model(model: str, corpus: list[str], feature_set: str | None = None, c
                        workers=workers, dask_address=dask_address, dashboard=dashboard,
                        show_progress=show_progress)
     request = TrainRequest(model, feature_sets, feature_set, tuple(corpus), cv, label_map, tuple(augment or []),
-                           handle, seed, tuple(members or DEFAULT_MEMBERS), name, max_epochs, speaker_norm)
+                           handle, seed, tuple(members or DEFAULT_MEMBERS), name, max_epochs, speaker_norm, device)
     plan, classes = plan_cv(request)
     results = [train_fold(request, plan, fold, classes) for fold in plan.folds]
     ref = train_final_and_register(request, plan, results, classes)

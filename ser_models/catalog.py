@@ -77,13 +77,13 @@ def cl_branches(feature_set: str) -> tuple[tuple[str, ...], dict[str, str]]:
 
 def build_estimator(name: str, feature_set: str | None = None, seed: int = 0,
                     members: tuple[str, ...] = DEFAULT_MEMBERS, max_epochs: int | None = None,
-                    speaker_norm: bool = False) -> Estimator:
-    """A fresh, untrained estimator; `ensemble` soft-votes the named members; max_epochs caps torch training;
-    speaker_norm wraps it in per-speaker standardisation."""
+                    speaker_norm: bool = False, device: str = "auto") -> Estimator:
+    """A fresh, untrained estimator; `ensemble` soft-votes the named members; max_epochs caps torch training and
+    device (cpu, cuda, auto) says where it runs; speaker_norm wraps it in per-speaker standardisation."""
     if speaker_norm:
         from ser_models.speaker_norm import SpeakerNormalized
 
-        return SpeakerNormalized(build_estimator(name, feature_set, seed, members, max_epochs, speaker_norm=False))
+        return SpeakerNormalized(build_estimator(name, feature_set, seed, members, max_epochs, False, device))
     unknown = sorted({name, *(members if name == "ensemble" else ())} - {*MODELS, "ensemble"})
     if unknown:
         raise ValueError(f"unknown model {', '.join(map(repr, unknown))}; choose from {sorted([*MODELS, 'ensemble'])}")
@@ -91,7 +91,7 @@ def build_estimator(name: str, feature_set: str | None = None, seed: int = 0,
         from ser_models.ensemble import Ensemble
 
         return Ensemble([build_estimator(m, feature_set if MODELS[m].vector_input else None, seed,
-                                         max_epochs=max_epochs, speaker_norm=False) for m in members])
+                                         max_epochs=max_epochs, device=device) for m in members])
     spec = MODELS[name]
     if name == "cl" and feature_set:
         feature_sets, branches = cl_branches(feature_set)
@@ -101,8 +101,8 @@ def build_estimator(name: str, feature_set: str | None = None, seed: int = 0,
         raise ValueError(f"model {name!r} reads {spec.default_feature_sets}, not {feature_set!r}")
     else:
         est = spec.build((feature_set,) if feature_set and spec.vector_input else spec.default_feature_sets, seed)
-    if max_epochs and hasattr(est, "train_cfg"):  # a torch model
-        est.train_cfg = replace(est.train_cfg, max_epochs=max_epochs)
+    if hasattr(est, "train_cfg"):  # a torch model
+        est.train_cfg = replace(est.train_cfg, max_epochs=max_epochs or est.train_cfg.max_epochs, device=device)
     return est
 
 

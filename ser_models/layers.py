@@ -38,6 +38,7 @@ def spec_augment(x: torch.Tensor, time_masks: int, max_time: int, freq_masks: in
             start = (torch.rand(batch, generator=generator) * (size - w).clamp(min=1)).long()
             idx = torch.arange(size)
             mask = (idx[None, :] >= start[:, None]) & (idx[None, :] < (start + w)[:, None])
+            mask = mask.to(x.device)  # drawn on the CPU, so a seed gives the same stripes on a GPU
             x = x.masked_fill(mask[:, :, None] if axis == 1 else mask[:, None, :], 0.0)
     return x
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import pickle
 from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,18 @@ class TrainConfig:
     lr_patience: int = 4
     crop_frames: int = 200  # 2 s crops for frame-level inputs; inference averages overlapping windows
     seed: int = 0
+    device: str = "auto"  # where the net trains: cpu, cuda, auto (a GPU when torch sees one); always saved for the CPU
+
+
+def resolve_device(name: str) -> str:
+    """cpu, cuda, or auto (cuda when torch sees a GPU, else cpu); cuda without a GPU is refused."""
+    if name not in ("cpu", "cuda", "auto"):
+        raise ValueError(f"device must be cpu, cuda or auto, not {name!r}")
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda: torch sees no CUDA GPU here (this torch build or machine has none)")
+    return name
 
 
 def _crop(x: np.ndarray, frames: int, start: int, pad: np.ndarray) -> np.ndarray:
@@ -53,7 +65,7 @@ class TorchEstimator(Estimator):
     # -- inputs ---------------------------------------------------------------------------------
     def pad_values(self) -> dict[str, np.ndarray]:
         """Per feature set, what pads a short input: the training mean of each bin."""
-        return {k: self.net.norms[k].mean.numpy() for k in self.feature_sets}
+        return {k: self.net.norms[k].mean.cpu().numpy() for k in self.feature_sets}
 
     def _batch(self, data: FeatureData, rows: np.ndarray, starts: np.ndarray | None) -> dict[str, torch.Tensor]:
         if not self.frame_level:
@@ -84,9 +96,13 @@ class TorchEstimator(Estimator):
         self.net = self.net_cls(self.config)
         for k in self.feature_sets:  # standardisation statistics from training recordings only
             self.net.norms[k].fit(np.concatenate([train.inputs[k][i] for i in train.original]))
-        y = torch.as_tensor(np.array(self.labels(train)), dtype=torch.long)
-        counts = np.bincount(y.numpy(), minlength=len(classes)).astype(np.float32)
-        weights = torch.from_numpy(counts.sum() / np.maximum(counts, 1) / len(classes))
+        device = torch.device(resolve_device(cfg.device))
+        self.train_cfg = cfg = replace(cfg, device=device.type)  # the card says where it trained
+        self.net.to(device)
+        labels = np.array(self.labels(train))
+        y = torch.as_tensor(labels, dtype=torch.long, device=device)
+        counts = np.bincount(labels, minlength=len(classes)).astype(np.float32)
+        weights = torch.from_numpy(counts.sum() / np.maximum(counts, 1) / len(classes)).to(device)
         loss_fn = nn.CrossEntropyLoss(weight=weights)
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=cfg.lr_patience)
@@ -102,7 +118,7 @@ class TorchEstimator(Estimator):
                 if len(rows) < 2:  # batch norm needs two samples
                     continue
                 batch = self._batch(train, rows, None if starts is None else starts[b:b + cfg.batch_size])
-                loss = loss_fn(self.net(batch), y[rows])
+                loss = loss_fn(self.net({k: v.to(device) for k, v in batch.items()}), y[rows])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -115,6 +131,7 @@ class TorchEstimator(Estimator):
             elif epoch - best_epoch >= cfg.patience and epoch + 1 >= cfg.min_epochs:
                 break
         self.net.load_state_dict(best)
+        self.net.to("cpu")  # saving, export and scoring run on the CPU
         return {"epochs": len(history), "best_epoch": best_epoch, "best_val_ua": best_ua if has_val else None}
 
     def _shape_kwargs(self, dims: dict[str, int], n_classes: int) -> dict[str, Any]:
@@ -136,7 +153,8 @@ class TorchEstimator(Estimator):
     def probabilities(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
         """Class probabilities of one batch of inputs (crops or vectors)."""
         self.net.eval()
-        return torch.softmax(self.net(batch), dim=1).numpy()
+        device = next(self.net.parameters()).device  # a GPU while validating a training epoch
+        return torch.softmax(self.net({k: v.to(device) for k, v in batch.items()}), dim=1).cpu().numpy()
 
     def predict_proba(self, data: FeatureData) -> np.ndarray:
         """Vectors in batches; frame-level rows as the mean of overlapping windows' probabilities."""

@@ -101,6 +101,7 @@ class TrainRequest:
     name: str | None = None
     max_epochs: int | None = None
     speaker_norm: bool = False
+    device: str = "auto"  # where torch models train: cpu, cuda, auto
 
     @property
     def registry_name(self) -> str:
@@ -108,7 +109,7 @@ class TrainRequest:
 
     def estimator(self):
         return build_estimator(self.model, self.feature_set, self.seed, self.members, self.max_epochs,
-                               self.speaker_norm)
+                               self.speaker_norm, self.device)
 
 
 @dataclass

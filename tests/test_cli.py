@@ -3,6 +3,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from ser_models import registry
 from tasks.lib.store import Store
 
@@ -60,3 +62,13 @@ def test_train_adds_speed_copies_unless_told_otherwise():
     assert train_augmentation(None) == ["speedx2"]
     assert train_augmentation(["none"]) == []
     assert train_augmentation(["noisex2", "telephone"]) == ["noisex2", "telephone"]
+
+
+def test_cuda_training_without_a_gpu_fails_fast():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU, so --device cuda is valid here")
+    done, seconds = serflow("train", "--model", "cnn", "--corpus", "syn", "--device", "cuda")
+    assert done.returncode == 2 and seconds < 10.0, f"{seconds:.1f} s"
+    assert "no CUDA GPU" in done.stderr and "Traceback" not in done.stderr and "Prefect" not in done.stderr
