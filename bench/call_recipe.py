@@ -8,7 +8,8 @@ score-calls and reports the share of segments per emotion (the target: no class 
 out-of-domain share, segment UA against the known turns, and the same model's per-file UA on the
 held-out recordings as they are (studio) and through the same line. `--speaker-norm` trains the recipe with
 per-speaker normalisation: each call channel (one speaker) is standardised by its own speech, and per-file
-UA is then also given with each held-out speaker's recordings as its context. Segment UA is also measured
+UA is then also given with context: each held-out speaker's recordings, and the turns that share a call
+channel with the recording (the context a call gives a channel). Segment UA is also measured
 with silero's 16 kHz VAD model on the same calls and model (the flow's default is the 8 kHz one).
 The same turns are also mixed down to mono calls (both voices on one line) and scored: their diarization
 error rate (reference: the VAD's speech regions of each clean studio recording; no collar, and NIST RT's
@@ -64,6 +65,14 @@ def line(y: np.ndarray, snr_db: float, rng: np.random.Generator, power: float | 
     return wire + rng.normal(0, np.sqrt(power / 10 ** (snr_db / 10)), len(wire)).astype(np.float32)
 
 
+def mu_law(wire: np.ndarray) -> np.ndarray:
+    """What an 8-bit mu-law line delivers: each sample through the codec and back, as the calls' WAVs hold it."""
+    import librosa
+
+    codes = librosa.mu_compress(np.clip(wire, -1, 1), mu=255, quantize=True)
+    return librosa.mu_expand(codes, mu=255, quantize=True).astype(np.float32)
+
+
 def write_calls(held, inbox: Path, seed: int = 0, mono: bool = False) -> list[dict]:
     """Stereo calls (mono: both voices mixed on one line): two held-out speakers of one corpus (one where a
     corpus holds out one), turns alternating. Each turn's label holds its `voiced` regions too (the VAD's speech
@@ -93,6 +102,7 @@ def write_calls(held, inbox: Path, seed: int = 0, mono: bool = False) -> list[di
                 placed.append((channel, int(t * SR), clip))
                 voiced = merge_regions(speech_regions(clip, WindowConfig()), WindowConfig().merge_gap_s)
                 labels.append({"call_id": call_id, "channel": 0 if mono else channel, "speaker": row.speaker_id,
+                               "path": row.path,
                                "start_s": t, "end_s": t + len(clip) / SR, "emotion": row.emotion,
                                "voiced": [(t + s, t + e) for s, e in voiced]})
                 t += len(clip) / SR + float(rng.uniform(0.4, 2.0))
@@ -113,14 +123,14 @@ def write_calls(held, inbox: Path, seed: int = 0, mono: bool = False) -> list[di
 
 def per_file_ua(model, held, speakers: list[str] | None = None) -> dict[str, float]:
     """The model's UA on the held-out recordings as recorded and through a line: each alone, as `serflow predict`
-    serves it, or (speakers given) normalised with each speaker's other recordings as context."""
+    serves it, or (speakers given: a context name per recording) normalised with the recordings that share it."""
     from ser_models.evaluation import metrics
     from ser_models.inference import features_of
     from tasks.lib.audio import TARGET_SR, load, resample
 
     rng = np.random.default_rng(1)
     clips = [load(p) for p in held["path"]]
-    lined = [resample(line(c, float(rng.uniform(*SNR_DB)), rng), RATE, TARGET_SR) for c in clips]
+    lined = [resample(mu_law(line(c, float(rng.uniform(*SNR_DB)), rng)), RATE, TARGET_SR) for c in clips]
     index = {c: i for i, c in enumerate(model.classes)}
     truth = held["emotion"].map(index).to_numpy()
     out = {}
@@ -217,6 +227,9 @@ def main() -> None:
     }
     if args.speaker_norm:
         report["per_file_ua_held_out_speaker_context"] = per_file_ua(model, held, held["speaker_id"].tolist())
+        # the context a call gives: the turns of the same call channel (about six), not the speaker's ~60 files
+        channel_of = dict(zip(labels["path"], labels["call_id"] + ":" + labels["channel"].astype(str)))
+        report["per_file_ua_held_out_call_channel_context"] = per_file_ua(model, held, held["path"].map(channel_of).tolist())
     save_result(name, report, RESULTS)
     print(json.dumps(report, indent=2))
 
