@@ -76,12 +76,12 @@ def _finite(x: np.ndarray) -> np.ndarray:
 
 
 FEATURE_SETS: dict[str, FeatureSet] = {
-    "functionals": FeatureSet("functionals", FunctionalsConfig(), functionals, frame_level=False, code_version=5,
+    "functionals": FeatureSet("functionals", FunctionalsConfig(), functionals, frame_level=False, code_version=6,
                               names_fn=feature_names),
     "ge2e": FeatureSet("ge2e", Ge2eConfig(), ge2e, frame_level=False, code_version=1, names_fn=ge2e_names,
                        many_fn=ge2e_many),
     "functionals_ge2e": FeatureSet("functionals_ge2e", FunctionalsGe2eConfig(), functionals_ge2e, frame_level=False,
-                                   code_version=1, names_fn=functionals_ge2e_names, many_fn=functionals_ge2e_many),
+                                   code_version=2, names_fn=functionals_ge2e_names, many_fn=functionals_ge2e_many),
     "logmel": FeatureSet("logmel", LogMelConfig(), logmel, frame_level=True, code_version=3),
     "mfcc_seq": FeatureSet("mfcc_seq", MfccSeqConfig(), mfcc_seq, frame_level=True, code_version=3),
     "mfcc40_mean": FeatureSet("mfcc40_mean", Mfcc40MeanConfig(), mfcc40_mean, frame_level=False, code_version=2),

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import librosa
 import numpy as np
-from scipy.ndimage import convolve1d
+from scipy.ndimage import convolve1d, minimum_filter1d
 from scipy.signal import savgol_coeffs
 
 from tasks.lib.feature_sets.spectra import FrameConfig, compute_spectra
@@ -16,6 +16,7 @@ from tasks.lib.feature_sets.spectra import FrameConfig, compute_spectra
 # features cannot subtract two of them.
 STATISTICS = ("mean", "std", "p10", "p50", "p90", "slope", "iqr", "range90", "skew", "kurtosis")
 PERCENTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+MIN_INSIDE_FRAMES = 10  # 100 ms
 # Prosody over voiced frames only: pitch level, spread and movement, and how speech is broken into voiced runs.
 PROSODY = ("f0_voiced_mean", "f0_voiced_std", "f0_voiced_p10", "f0_voiced_p25", "f0_voiced_p50", "f0_voiced_p75",
            "f0_voiced_p90", "f0_voiced_range", "f0_voiced_abs_delta", "f0_voiced_delta_std", "voiced_share",
@@ -193,11 +194,23 @@ def prosody(f0_st: np.ndarray, voiced: np.ndarray, hop_s: float) -> np.ndarray:
                      voiced.mean(), runs / seconds, voiced.sum() * hop_s / runs])
 
 
+def inside_speech(active: np.ndarray, width: int) -> np.ndarray:
+    """Active frames whose whole delta window is active: a delta that reaches into silence measures the jump to
+    the recording's silence floor (RAVDESS files open with near-digital silence, EMO-DB's start mid-speech).
+    All active frames when too few are left for statistics."""
+    inside = minimum_filter1d(active.astype(np.uint8), size=width, mode="nearest").astype(bool)
+    return inside if inside.sum() >= MIN_INSIDE_FRAMES else active
+
+
 def functionals(y: np.ndarray, cfg: FunctionalsConfig) -> np.ndarray:
-    """(1, descriptors x statistics + prosody) vector over the active frames (silence and padding left out)."""
+    """(1, descriptors x statistics + prosody) vector over the active frames (silence and padding left out);
+    deltas over the frames whose delta window lies inside speech."""
     lld, active = low_level_descriptors(y, cfg)
     hop_s = cfg.frames.hop_length / cfg.frames.sample_rate
     names = descriptor_names(cfg)
     speech = lld[:, active]
     voiced = speech[names.index("voiced")] > 0
-    return np.concatenate([statistics(speech, hop_s), prosody(speech[names.index("f0_st")], voiced, hop_s)])[None, :]
+    stats = statistics(speech, hop_s).reshape(len(names), len(STATISTICS))
+    deltas = np.flatnonzero([n.startswith(("d_", "dd_")) for n in names])
+    stats[deltas] = statistics(lld[deltas][:, inside_speech(active, cfg.delta_width)], hop_s).reshape(len(deltas), -1)
+    return np.concatenate([stats.reshape(-1), prosody(speech[names.index("f0_st")], voiced, hop_s)])[None, :]
