@@ -210,7 +210,8 @@ def functionals(y: np.ndarray, cfg: FunctionalsConfig) -> np.ndarray:
     names = descriptor_names(cfg)
     speech = lld[:, active]
     voiced = speech[names.index("voiced")] > 0
-    stats = statistics(speech, hop_s).reshape(len(names), len(STATISTICS))
-    deltas = np.flatnonzero([n.startswith(("d_", "dd_")) for n in names])
-    stats[deltas] = statistics(lld[deltas][:, inside_speech(active, cfg.delta_width)], hop_s).reshape(len(deltas), -1)
+    deltas = np.array([n.startswith(("d_", "dd_")) for n in names])
+    stats = np.empty((len(names), len(STATISTICS)))
+    stats[~deltas] = statistics(speech[~deltas], hop_s).reshape(-1, len(STATISTICS))
+    stats[deltas] = statistics(lld[deltas][:, inside_speech(active, cfg.delta_width)], hop_s).reshape(-1, len(STATISTICS))
     return np.concatenate([stats.reshape(-1), prosody(speech[names.index("f0_st")], voiced, hop_s)])[None, :]
