@@ -65,14 +65,6 @@ def line(y: np.ndarray, snr_db: float, rng: np.random.Generator, power: float | 
     return wire + rng.normal(0, np.sqrt(power / 10 ** (snr_db / 10)), len(wire)).astype(np.float32)
 
 
-def mu_law(wire: np.ndarray) -> np.ndarray:
-    """What an 8-bit mu-law line delivers: each sample through the codec and back, as the calls' WAVs hold it."""
-    import librosa
-
-    codes = librosa.mu_compress(np.clip(wire, -1, 1), mu=255, quantize=True)
-    return librosa.mu_expand(codes, mu=255, quantize=True).astype(np.float32)
-
-
 def write_calls(held, inbox: Path, seed: int = 0, mono: bool = False) -> list[dict]:
     """Stereo calls (mono: both voices mixed on one line): two held-out speakers of one corpus (one where a
     corpus holds out one), turns alternating. Each turn's label holds its `voiced` regions too (the VAD's speech
@@ -127,10 +119,11 @@ def per_file_ua(model, held, speakers: list[str] | None = None) -> dict[str, flo
     from ser_models.evaluation import metrics
     from ser_models.inference import features_of
     from tasks.lib.audio import TARGET_SR, load, resample
+    from tasks.lib.augment import through_mu_law
 
     rng = np.random.default_rng(1)
     clips = [load(p) for p in held["path"]]
-    lined = [resample(mu_law(line(c, float(rng.uniform(*SNR_DB)), rng)), RATE, TARGET_SR) for c in clips]
+    lined = [resample(through_mu_law(line(c, float(rng.uniform(*SNR_DB)), rng)), RATE, TARGET_SR) for c in clips]
     index = {c: i for i, c in enumerate(model.classes)}
     truth = held["emotion"].map(index).to_numpy()
     out = {}

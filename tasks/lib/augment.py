@@ -30,6 +30,12 @@ TELEPHONE_SR = 8_000
 _RNG_LOCK = threading.Lock()  # one chain at a time may point audiomentations at private generators
 
 
+def through_mu_law(samples: np.ndarray) -> np.ndarray:
+    """What an 8-bit mu-law line delivers: each sample through the codec and back."""
+    codes = librosa.mu_compress(np.clip(samples, -1.0, 1.0), mu=255, quantize=True)
+    return librosa.mu_expand(codes, mu=255, quantize=True).astype(np.float32)
+
+
 class TelephoneChannel(BaseWaveformTransform):
     """A narrow-band phone line: band-pass ~300-3400 Hz, 8 kHz resampling, 8-bit mu-law companding."""
 
@@ -55,8 +61,7 @@ class TelephoneChannel(BaseWaveformTransform):
                      fs=sample_rate, output="sos")
         narrow = resample(sosfilt(sos, samples).astype(np.float32), sample_rate, TELEPHONE_SR)
         if self.mu_law:
-            codes = librosa.mu_compress(np.clip(narrow, -1.0, 1.0), mu=255, quantize=True)
-            narrow = librosa.mu_expand(codes, mu=255, quantize=True).astype(np.float32)
+            narrow = through_mu_law(narrow)
         wide = resample(narrow, TELEPHONE_SR, sample_rate)
         # Resampling back can land a few samples short or long; keep the input's length.
         return np.pad(wide, (0, max(0, len(samples) - len(wide))))[: len(samples)]
