@@ -192,9 +192,9 @@ def diarization_error(segments: pd.DataFrame, truth: pd.DataFrame, step_s: float
     for (call, channel), turns in truth.groupby(["call_id", "channel"]):
         hyp_spans = segments[segments["call_id"].eq(call) & segments["channel"].eq(channel)]
         times = np.arange(0.0, max(turns["end_s"].max(), hyp_spans["end_s"].max() if len(hyp_spans) else 0.0), step_s)
-        edges = np.concatenate([turns["start_s"].to_numpy(), turns["end_s"].to_numpy()])
-        scored = np.abs(times[:, None] - edges[None, :]).min(axis=1) >= collar_s
-        times = times[scored]
+        if collar_s > 0:  # no grid x edges matrix when nothing is left out
+            edges = np.concatenate([turns["start_s"].to_numpy(), turns["end_s"].to_numpy()])
+            times = times[np.abs(times[:, None] - edges[None, :]).min(axis=1) >= collar_s]
         ref, hyp = _grid_speakers(times, turns), _grid_speakers(times, hyp_spans)
         both = (ref != "") & (hyp != "")
         refs, hyps = sorted(set(ref[both])), sorted(set(hyp[both]))

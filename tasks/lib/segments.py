@@ -32,7 +32,6 @@ class ChannelScores:
         return float(sum(e - s for s, e in self.regions))
 
 
-
 def grid_times(regions: list[tuple[float, float]]) -> np.ndarray:
     """The GRID_S grid over speech regions (sorted, as regions are)."""
     return np.concatenate([np.arange(s, e, GRID_S) for s, e in regions]) if regions else np.zeros(0)
