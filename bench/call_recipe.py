@@ -133,8 +133,9 @@ def per_file_ua(model, held, speakers: list[str] | None = None) -> dict[str, flo
     return out
 
 
-def mono_report(segments, labels, classes: list[str]) -> dict:
-    """Who spoke when on the mono calls that hold two voices, and the mono calls' segment UA."""
+def mono_report(segments, turns, labels, classes: list[str]) -> dict:
+    """Who spoke when on the mono calls that hold two voices (the turns table; the scored windows beside it),
+    and the mono calls' segment UA."""
     from ser_models.evaluation import diarization_error, segment_level_metrics
 
     two = labels.groupby("call_id")["speaker"].transform("nunique").eq(2)
@@ -142,8 +143,8 @@ def mono_report(segments, labels, classes: list[str]) -> dict:
     reference = reference.assign(start_s=reference["voiced"].str[0], end_s=reference["voiced"].str[1])
     return {"calls": int(labels["call_id"].nunique()), "two_voice_calls": int(labels.loc[two, "call_id"].nunique()),
             "line": f"mono, both voices on one phone line, 8 kHz mu-law, {NOISE}",
-            **{f"diarization{name}": {k: round(float(v), 3) for k, v in diarization_error(segments, reference, collar_s=collar).items()}
-               for name, collar in (("", 0.0), ("_collar_0.25s", 0.25))},
+            **{f"diarization{name}": {k: round(float(v), 3) for k, v in diarization_error(spans, reference, collar_s=collar).items()}
+               for name, spans, collar in (("", turns, 0.0), ("_collar_0.25s", turns, 0.25), ("_windows", segments, 0.0))},
             "segment_ua": round(segment_level_metrics(segments, labels, classes)["ua"], 3)}
 
 
@@ -194,11 +195,13 @@ def main() -> None:
         mono_labels = pd.DataFrame(write_calls(held, work / "inbox-mono", mono=True))
         score_calls(inbox=str(work / "inbox-mono"), model=name, store=store)
     model = load_model(Store(store), f"{name}:{summary.version}")
-    segments = duckdb.sql(f"select * from read_parquet('{store}/results/segments/**/*.parquet', hive_partitioning=true, "
-                          "union_by_name=true)"
-                          f" where model = '{name}' and model_version = '{summary.version}'").df()
+    segments, turns = (duckdb.sql(f"select * from read_parquet('{store}/results/{table}/**/*.parquet', "
+                                  "hive_partitioning=true, union_by_name=true)"
+                                  f" where model = '{name}' and model_version = '{summary.version}'").df()
+                       for table in ("segments", "turns"))
     is_mono = segments["call_id"].str.startswith("mono-")
     segments, mono_segments = segments[~is_mono], segments[is_mono]
+    mono_turns = turns[turns["call_id"].str.startswith("mono-")]
     wideband_vad = pd.DataFrame([row for call in list_inbox(str(work / "inbox"))
                                  for row in score_call(call, model, WindowConfig(vad_sample_rate=16_000)).segments])
     shares = segments["emotion"].value_counts(normalize=True).round(3)
@@ -215,7 +218,7 @@ def main() -> None:
         "segment_ua_vad_16khz": round(segment_level_metrics(wideband_vad, labels, model.classes)["ua"], 3),
         "per_file_ua_held_out": per_file_ua(model, held), "chance": round(1 / len(model.classes), 3),
         "cv_ua_per_file": round(model.card["metrics"]["pooled"]["ua"], 3),
-        "mono": mono_report(mono_segments, mono_labels, model.classes),
+        "mono": mono_report(mono_segments, mono_turns, mono_labels, model.classes),
         "minutes": round((time.perf_counter() - start) / 60, 1),
     }
     if args.speaker_norm:

@@ -108,6 +108,22 @@ SEGMENTS = pa.schema([
     ("scored_date", pa.string()),
 ])
 
+TURNS = pa.schema([
+    ("call_id", pa.string()),
+    ("channel", pa.int16()),
+    ("speaker", pa.string()),  # as in segments
+    ("role", pa.string()),  # agent | customer (stereo, from agent_channel); null for mono
+    ("turn_index", pa.int32()),  # per call, in time order over all parties
+    ("start_s", pa.float64()),
+    ("end_s", pa.float64()),
+    ("emotion", pa.string()),  # the emotion of most of the turn's speech time (100 ms grid)
+    ("confidence", pa.float32()),  # that emotion's mean probability over the turn
+    ("model", pa.string()),
+    ("model_version", pa.string()),
+    ("scored_at", pa.timestamp("us", tz="UTC")),
+    ("scored_date", pa.string()),
+])
+
 CALLS = pa.schema([
     ("call_id", pa.string()),
     ("path", pa.string()),
@@ -169,6 +185,7 @@ LEDGER = pa.schema([
 ])
 
 SEGMENTS_TABLE = TableSpec("results/segments", SEGMENTS, ("scored_date",))
+TURNS_TABLE = TableSpec("results/turns", TURNS, ("scored_date",))
 CALLS_TABLE = TableSpec("results/calls", CALLS, ("scored_date",))
 REJECTS_TABLE = TableSpec("results/rejects", REJECTS, ("scored_date",))
 LEDGER_TABLE = TableSpec("results/ledger", LEDGER)

@@ -29,7 +29,7 @@ from tasks.lib.conversation import conversation_columns
 from tasks.lib.day import today
 from tasks.lib.inbox import CallFile, call_key, file_sha256, list_inbox, pending_calls
 from tasks.lib.report import DayReport, write_call_pages
-from tasks.lib.segments import ChannelScores, by_speaker, segment_rows, summarize
+from tasks.lib.segments import ChannelScores, by_speaker, segment_rows, summarize, turn_rows
 from tasks.lib.speech_rate import syllable_times
 from tasks.lib.store import Store
 from tasks.lib.tables import read_ledger
@@ -48,6 +48,7 @@ SCORING_FAILED = "scoring_failed"  # the call broke the scoring code: rejected w
 class CallOutcome:
     segments: list[dict] = field(default_factory=list)
     summaries: list[dict] = field(default_factory=list)
+    turns: list[dict] = field(default_factory=list)
     reject: tuple[str, str] | None = None
     audio_s: float = 0.0
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
@@ -146,7 +147,7 @@ def reconcile_results(store: Store) -> int:
     """Delete result files no ledger entry points to (left by a run that crashed before its ledger write)."""
     ledger = read_ledger(store)
     referenced = {f for files in ledger.get("result_files", []) for f in files}
-    orphans = [p for spec in (schemas.SEGMENTS_TABLE, schemas.CALLS_TABLE, schemas.REJECTS_TABLE)
+    orphans = [p for spec in (schemas.SEGMENTS_TABLE, schemas.TURNS_TABLE, schemas.CALLS_TABLE, schemas.REJECTS_TABLE)
                for p in store.list_parquet(spec.path) if p not in referenced]
     for p in orphans:
         store.fs.rm(p)
@@ -208,6 +209,7 @@ def score_call(call: CallFile, model: LoadedModel, cfg: WindowConfig, agent_chan
                                     one_channel=n_channels == 1)
         out.summaries = [summarize(call.call_id, call.path, duration, n_channels, p, model.classes) | talk[p.speaker]
                          for p in parties]
+        out.turns = turn_rows(call.call_id, parties, {p: columns["role"] for p, columns in talk.items()}, model.classes)
     return out
 
 
@@ -281,7 +283,8 @@ def write_call(store: Store, call: CallFile, outcome: CallOutcome, model: Loaded
         row = {"call_id": call.call_id, "path": call.path, "reason": reason, "detail": detail, **stamp, "rejected_at": now}
         files.append(store.write_partition(schemas.REJECTS_TABLE, pd.DataFrame([row]), {"scored_date": date}, f"{key}.parquet"))
     else:
-        for spec, rows in ((schemas.SEGMENTS_TABLE, outcome.segments), (schemas.CALLS_TABLE, outcome.summaries)):
+        for spec, rows in ((schemas.SEGMENTS_TABLE, outcome.segments), (schemas.TURNS_TABLE, outcome.turns),
+                           (schemas.CALLS_TABLE, outcome.summaries)):
             frame = pd.DataFrame(rows).assign(**stamp, scored_at=now)
             files.append(store.write_partition(spec, frame, {"scored_date": date}, f"{key}.parquet"))
     return files

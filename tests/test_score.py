@@ -64,6 +64,15 @@ def test_scores_calls_and_rejects_bad_files(store, inbox, dask_address):
     truth = labels[(labels.call_id == "call000.wav") & (labels.channel == 0)]
     inside = [any((s >= t.start_s - 0.8) and (e <= t.end_s + 0.8) for t in truth.itertuples()) for s, e in zip(ch0.start_s, ch0.end_s)]
     assert len(ch0) and all(inside)
+    # turns: each party's speech regions, numbered in time order, with the party's role; they add up to its speech
+    turns = results(store, "turns")
+    for call_id, rows in turns.groupby("call_id"):
+        assert rows.sort_values("start_s")["turn_index"].tolist() == list(range(len(rows)))
+        talk = rows.assign(s=rows["end_s"] - rows["start_s"]).groupby("speaker")["s"].sum()
+        assert talk.to_dict() == pytest.approx(calls[calls.call_id == call_id].set_index("speaker")["speech_s"].to_dict())
+    stereo_turns = turns[turns.call_id == "call000.wav"]
+    assert stereo_turns.groupby("channel")["role"].unique().map(list).to_dict() == {0: ["agent"], 1: ["customer"]}
+    assert turns.loc[turns.call_id == "call001.wav", "role"].isna().all()  # mono: no roles
 
 
 def test_rerun_scores_nothing_and_changed_call_replaces_rows(store, inbox, dask_address):
@@ -108,6 +117,7 @@ def test_crash_mid_run_then_rerun_leaves_one_row_set(store, inbox, tmp_path, mon
     calls = results(str(crash_store), "calls")
     assert not calls.duplicated(["call_id", "channel", "speaker"]).any() and len(calls) == 4  # stereo + 2 voices
     assert not results(str(crash_store), "rejects").duplicated(["call_id"]).any()
+    assert not results(str(crash_store), "turns").duplicated(["call_id", "turn_index"]).any()
     assert not list((crash_store / "results").rglob("scored_date=1999-*/*.parquet"))
     ledger = Store(str(crash_store)).read(schemas.LEDGER_TABLE)
     assert set(ledger["call_id"]) == {p.name for p in root.iterdir()}
@@ -260,9 +270,10 @@ def test_mono_calls_are_split_into_the_voices_that_spoke(store, tmp_path, dask_a
     truth = pd.DataFrame(synth_calls(tmp_path / "inbox", n_calls=4, turns=12, seed=3))
     mono = truth[truth["call_id"].isin(["call001.wav", "call003.wav"])]  # 16 kHz PCM and 8 kHz A-law
     score_calls(inbox=str(tmp_path / "inbox"), model="ser", store=str(tmp_path / "store"), dask_address=dask_address)
-    segments, calls = (results(str(tmp_path / "store"), t) for t in ("segments", "calls"))
-    error = diarization_error(segments, mono)
-    assert error["der"] <= 0.15 and error["confusion"] <= 0.05
+    segments, turns, calls = (results(str(tmp_path / "store"), t) for t in ("segments", "turns", "calls"))
+    for spans in (segments, turns):  # the scored windows, and the turns: who spoke when
+        error = diarization_error(spans, mono)
+        assert error["der"] <= 0.15 and error["confusion"] <= 0.05
     for call_id, turns in mono.groupby("call_id"):
         rows = calls[calls["call_id"] == call_id].set_index("speaker")
         assert sorted(rows.index) == ["spk0", "spk1"] and (rows["channel"] == 0).all() and rows["role"].isna().all()

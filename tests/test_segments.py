@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tasks.lib.segments import ChannelScores, by_speaker, segment_rows, speech_grid, summarize
+from tasks.lib.segments import ChannelScores, by_speaker, segment_rows, speech_grid, summarize, turn_rows
 
 CLASSES = ["angry", "neutral"]  # angry is negative, neutral is not
 
@@ -81,3 +81,26 @@ def test_an_undiarized_channel_is_one_party_named_after_it():
     s = ChannelScores(1, [(0.0, 2.0)], [(0.0, 2.0)], np.array([[0.5, 0.5]]), speakers=np.array([1]))
     (part,) = by_speaker(s)
     assert part is not s and part.speaker == 1 and summarize("c", "p", 2.0, 2, part, CLASSES)["speaker"] == "spk1"
+
+
+def test_turns_are_each_partys_speech_regions_in_time_order_with_their_main_emotion():
+    # voice 0: one turn 0-4 s (angry, then neutral in its last second); voice 1: 5.2-8 s neutral, 9-10 s angry
+    s = scores([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9], [0.7, 0.3]],
+               [(0.0, 1.5), (1.5, 3.0), (3.0, 4.0), (5.2, 8.0), (9.0, 10.0)], regions=[(0.0, 4.0), (5.2, 8.0), (9.0, 10.0)])
+    s.speakers, s.domain, s.in_domain, s.dbfs = np.array([0, 0, 0, 1, 1]), np.full(5, np.nan), np.zeros(5, bool), np.zeros(5)
+    rows = turn_rows("c1", by_speaker(s)[::-1], {0: None, 1: None}, CLASSES)  # parties in any order
+    assert [(r["turn_index"], r["speaker"], r["start_s"], r["end_s"], r["emotion"]) for r in rows] == [
+        (0, "spk0", 0.0, 4.0, "angry"), (1, "spk1", 5.2, 8.0, "neutral"), (2, "spk1", 9.0, 10.0, "angry")]
+    assert rows[0]["confidence"] == pytest.approx((15 * 0.9 + 15 * 0.8 + 10 * 0.2) / 40, abs=0.01)
+    assert sum(r["end_s"] - r["start_s"] for r in rows if r["speaker"] == "spk1") == pytest.approx(by_speaker(s)[1].speech_s)
+
+
+def test_turns_of_a_stereo_call_carry_their_partys_role():
+    agent = ChannelScores(0, [(2.0, 4.0)], [(2.0, 4.0)], np.array([[0.2, 0.8]]), speakers=np.array([0]))
+    customer = ChannelScores(1, [(0.5, 1.8), (3.5, 6.0)], [(0.5, 1.8), (3.5, 6.0)], np.array([[0.9, 0.1], [0.6, 0.4]]),
+                             speakers=np.array([1, 1]))
+    parts = by_speaker(agent) + by_speaker(customer)
+    rows = turn_rows("c1", parts, {0: "agent", 1: "customer"}, CLASSES)
+    assert [(r["channel"], r["role"], r["start_s"]) for r in rows] == [(1, "customer", 0.5), (0, "agent", 2.0),
+                                                                         (1, "customer", 3.5)]
+    assert [r["emotion"] for r in rows] == ["angry", "neutral", "angry"] and rows[2]["confidence"] == pytest.approx(0.6)

@@ -94,6 +94,23 @@ def segment_rows(call_id: str, scores: ChannelScores, classes: list[str]) -> lis
     return rows
 
 
+def turn_rows(call_id: str, parties: list[ChannelScores], roles: dict[int, str | None], classes: list[str]) -> list[dict]:
+    """One row per turn (a speech region of one party) of every party, numbered in time order: its span, and
+    the emotion of most of its speech time with that emotion's mean probability over the turn."""
+    rows = []
+    for part in parties:
+        times, proba = speech_grid(part, classes)
+        labels = proba.argmax(axis=1)
+        for start, end in part.regions:
+            inside = slice(np.searchsorted(times, start), np.searchsorted(times, end))
+            best = int(np.bincount(labels[inside], minlength=len(classes)).argmax())
+            rows.append({"call_id": call_id, "channel": part.channel, "speaker": f"spk{part.speaker}",
+                         "role": roles.get(part.speaker), "start_s": start, "end_s": end, "emotion": classes[best],
+                         "confidence": float(proba[inside, best].mean())})
+    rows.sort(key=lambda r: (r["start_s"], r["channel"], r["speaker"]))
+    return [row | {"turn_index": i} for i, row in enumerate(rows)]
+
+
 def speech_grid(scores: ChannelScores, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Grid times inside speech and, per time, the mean probabilities of the windows covering it."""
     times = grid_times(scores.regions)
