@@ -297,7 +297,7 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
     model = cached_model(store, model_spec)
     seconds: dict[str, float] = defaultdict(float)
     date = today()  # one day for the batch's rows and its report pages
-    ledger_rows, call_rows, seg_rows, audio_s = [], [], [], 0.0
+    ledger_rows, call_rows, seg_rows, turns, audio_s = [], [], [], [], 0.0
     for call in calls:
         outcome = guarded_score_call(call, model, cfg, agent_channel)
         tick = time.perf_counter()
@@ -312,13 +312,15 @@ def score_batch(store: Store, calls: list[CallFile], model_spec: str, cfg: Windo
                             "result_files": files, "scored_at": pd.Timestamp(datetime.now(UTC))})
         call_rows += outcome.summaries
         seg_rows += outcome.segments
+        turns += outcome.turns
         audio_s += outcome.audio_s
     if call_rows:
         # rows that break the contract are never committed: the next run's reconciliation removes their files
         validate_calls(pd.DataFrame(call_rows)).raise_on_failure()
         # pages drawn here, in parallel, from rows in hand; before the commit, so a retry redraws them
         write_call_pages(store, date, f"{model.ref.name}:{model.ref.version}", pd.DataFrame(call_rows),
-                         pd.DataFrame(seg_rows, columns=schemas.SEGMENTS_TABLE.schema.names))
+                         pd.DataFrame(seg_rows, columns=schemas.SEGMENTS_TABLE.schema.names),
+                         pd.DataFrame(turns, columns=schemas.TURNS_TABLE.schema.names))
     missing = [f for row in ledger_rows for f in row["result_files"] if not store.fs.exists(f)]
     if missing:  # never commit a ledger entry that points at nothing; the task's retry rewrites them
         raise RuntimeError(f"{len(missing)} result files vanished before the ledger write, e.g. {missing[0]}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from data_contracts import schemas
 from flows.cli import main
 from flows.score import score_calls
 from tasks.lib.day import day_calls, emotion_shares, today, top_calls
@@ -41,15 +42,21 @@ def test_score_run_ends_with_a_self_contained_report(scored):
     for html in [page, *(p.read_text() for p in (index.parent / "calls").iterdir())]:
         assert not re.search(r'(src|href)="(https?:)?//', html)  # no network: every image is inline
     assert page.count('src="data:image/png;base64,') == 2  # emotion shares, negative share by hour
+    turns = Store.open(str(root)).read(schemas.TURNS_TABLE)
     for call in (index.parent / "calls").iterdir():  # a timeline bar for every row of the segments table
         timeline, table = call.read_text().split("<h2>Segments</h2>")
         assert 0 < timeline.count('class="segment"') == table.count("<tr") - 1
+        call_id = re.search(r"<h1>Call (.+?)</h1>", timeline).group(1)
+        turn_table = timeline.split("<h2>Turns</h2>")[1]  # a row per turn of the call
+        assert turn_table.count("<tr") - 1 == (turns["call_id"] == call_id).sum() > 0
 
 
 def test_report_command_and_an_empty_day(scored, tmp_path, capsys):
     root, _ = scored
     assert main(["report", "--store", str(root), "--date", today()]) == 0
     assert capsys.readouterr().out.strip() == str(root / "reports" / today() / "index.html")
+    pages = list((root / "reports" / today() / "calls").iterdir())  # redrawn from the tables, turns included
+    assert pages and all("<h2>Turns</h2>" in p.read_text() for p in pages)
     empty = Path(write_report(Store.open(str(tmp_path)), "2020-01-01"))
     assert "No call with speech" in empty.read_text()
     with pytest.raises(SystemExit) as exit_:

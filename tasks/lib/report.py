@@ -5,7 +5,7 @@ import base64
 import html
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,8 @@ from tasks.lib.store import Store
 # The segment columns the pages draw (the table has probabilities too): a day is 100,000s of rows.
 SEGMENT_COLUMNS = ["call_id", "channel", "speaker", "start_s", "end_s", "emotion", "confidence", "in_domain", "model",
                    "model_version"]
+TURN_COLUMNS = ["call_id", "channel", "speaker", "role", "turn_index", "start_s", "end_s", "emotion", "confidence",
+                "model", "model_version"]
 TOP_COLUMNS = ("negative_share", "escalation")  # the run artifact's tables of channels to look at
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:70em;color:#222}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:2px 6px}
@@ -137,13 +139,14 @@ def _linked(frame: pd.DataFrame, table_id: str) -> str:
 
 @dataclass
 class DayData:
-    """The rows one report is made of: a day's call channels and segments of one model version."""
+    """The rows one report is made of: a day's call channels, segments and turns of one model version."""
 
     date: str
     model: str
     calls: pd.DataFrame
     segments: pd.DataFrame
     rejected: int
+    turns: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TURN_COLUMNS))  # the call pages' only
 
     @classmethod
     def load(cls, store: Store, date: str, model: str | None = None) -> DayData:
@@ -153,14 +156,18 @@ class DayData:
             latest = calls.loc[calls["scored_at"].idxmax()]
             model = f"{latest['model']}:{latest['model_version']}"
         calls = of_model(calls, model) if model else calls
-        on_day = ds.field("scored_date") == date
-        segments = store.read(schemas.SEGMENTS_TABLE, filter=on_day, columns=SEGMENT_COLUMNS)
-        segments = segments.merge(calls[["call_id", "channel", "model", "model_version"]].drop_duplicates())
+        segments = rows_of_calls(store, schemas.SEGMENTS_TABLE, date, calls, SEGMENT_COLUMNS)
         arrived = store.read(schemas.LEDGER_TABLE, columns=["call_id", "mtime"]).drop_duplicates("call_id", keep="last")
         hours = pd.to_datetime(arrived["mtime"], unit="s", utc=True).dt.hour
         segments = segments.merge(arrived.assign(hour=hours)[["call_id", "hour"]], how="left")
-        rejected = len(store.read(schemas.REJECTS_TABLE, filter=on_day, columns=["call_id"]))
+        rejected = len(store.read(schemas.REJECTS_TABLE, filter=ds.field("scored_date") == date, columns=["call_id"]))
         return cls(date, model or "none", calls, segments, rejected)
+
+
+def rows_of_calls(store: Store, spec: schemas.TableSpec, date: str, calls: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The COLUMNS of a results table's rows of DATE that belong to CALLS (their channels and model versions)."""
+    rows = store.read(spec, filter=ds.field("scored_date") == date, columns=columns)
+    return rows.merge(calls[["call_id", "channel", "model", "model_version"]].drop_duplicates())
 
 
 def day_page(day: DayData, shares: dict[str, float], escalating: pd.DataFrame) -> bytes:
@@ -185,9 +192,10 @@ def day_page(day: DayData, shares: dict[str, float], escalating: pd.DataFrame) -
 
 
 def call_page(day: DayData, call_id: str) -> bytes:
-    """One call: KPIs per party, the emotion timeline, the segment table."""
+    """One call: KPIs per party, the emotion timeline, the turns and the segment table."""
     parties = day.calls[day.calls["call_id"] == call_id]
     segments = day.segments[day.segments["call_id"] == call_id].sort_values(["channel", "start_s"])
+    turns = day.turns[day.turns["call_id"] == call_id].sort_values("turn_index")
     kpis = parties[["channel", "speaker", "speech_s", "dominant_emotion", "negative_share", "escalation",
                      "peak_negative_start_s", "mean_confidence", "out_of_domain_share"]]
     table = segments[["channel", "speaker", "start_s", "end_s", "emotion", "confidence", "in_domain"]]
@@ -197,13 +205,17 @@ def call_page(day: DayData, call_id: str) -> bytes:
             + kpis.round(3).to_html(index=False, na_rep="")
             + "<h2>Emotion timeline</h2><p>bar colour: emotion; opacity: confidence; hatched: out of domain</p>"
             + timeline_svg(segments, float(parties["duration_s"].iloc[0]))
+            # calls scored before the turns table existed have none
+            + ("<h2>Turns</h2>" + turns[["turn_index", "speaker", "role", "start_s", "end_s", "emotion", "confidence"]]
+               .round(3).to_html(index=False, na_rep="", table_id="turns") if len(turns) else "")
             + "<h2>Segments</h2>" + table.round(3).to_html(index=False, na_rep=""))
     return _page(f"call {call_id}", body)
 
 
-def write_call_pages(store: Store, date: str, model: str, calls: pd.DataFrame, segments: pd.DataFrame) -> None:
+def write_call_pages(store: Store, date: str, model: str, calls: pd.DataFrame, segments: pd.DataFrame,
+                     turns: pd.DataFrame) -> None:
     """The page of every call in CALLS (channel rows of one model version), drawn from the rows given."""
-    day = DayData(date, model, calls, segments, 0)
+    day = DayData(date, model, calls, segments, 0, turns)
     for call_id in calls["call_id"].unique():
         store.write_bytes(call_page(day, call_id), f"reports/{date}/calls/{call_file(call_id)}")
 
@@ -211,7 +223,8 @@ def write_call_pages(store: Store, date: str, model: str, calls: pd.DataFrame, s
 def write_report(store: Store, date: str, model: str | None = None) -> str:
     """Write reports/DATE/index.html and every call's page; return the index path."""
     day = DayData.load(store, date, model)
-    write_call_pages(store, date, day.model, day.calls, day.segments)
+    turns = rows_of_calls(store, schemas.TURNS_TABLE, date, day.calls, TURN_COLUMNS)
+    write_call_pages(store, date, day.model, day.calls, day.segments, turns)
     return write_day_page(store, day).path
 
 
