@@ -44,14 +44,21 @@ def report(result: DemoResult) -> str:
     segments = duckdb.sql(f"select * from read_parquet('{results}/segments/**/*.parquet', hive_partitioning=true, "
                           "union_by_name=true) "
                           f"where model = '{DEMO_MODEL}' and model_version = '{card['version']}'").df()
+    turns = duckdb.sql(f"select call_id, turn_index, speaker, round(start_s, 1) as start_s, round(end_s, 1) as end_s, "
+                       f"emotion, round(confidence, 2) as confidence "
+                       f"from read_parquet('{results}/turns/**/*.parquet', hive_partitioning=true) "
+                       f"where model = '{DEMO_MODEL}' and model_version = '{card['version']}' and call_id = "
+                       f"(select min(call_id) from read_parquet('{results}/calls/**/*.parquet') where channels = 1) "
+                       f"order by turn_index limit 8")
     seg = segment_level_metrics(segments, pd.read_csv(result.labels_csv), card["classes"])
     utt = card["metrics"]["pooled"]
     return "\n".join([
         *result.train.lines(), "", *result.score.lines(),
         "  (the seconds are the whole score-calls flow run: its fixed start-up of planning, model loading and "
         "worker start decides them for a few minutes of audio; docs/benchmarks.md measures scoring speed)", "",
-        f"tables: {results}/{{segments,calls,rejects,ledger}}; synthetic calls' utterance labels: {result.labels_csv}",
+        f"tables: {results}/{{segments,turns,calls,rejects,ledger}}; synthetic calls' utterance labels: {result.labels_csv}",
         f"the calls, with DuckDB:\n  duckdb -c \"{query}\"", str(calls),
+        "who spoke when on the first mono call (results/turns, its first 8 turns):", str(turns),
         f"scoring path vs cross-validation ({card['name']}:{card['version']}):",
         f"  utterance-level UA {utt['ua']:.3f} ({card['cv_label']})",
         f"  segment-level UA   {seg['ua']:.3f} on {seg['n']} VAD windows of the synthetic calls "
