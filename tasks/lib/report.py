@@ -146,7 +146,7 @@ class DayData:
     calls: pd.DataFrame
     segments: pd.DataFrame
     rejected: int
-    turns: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TURN_COLUMNS))  # the call pages' only
+    turns: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TURN_COLUMNS))  # drawn by call pages only
 
     @classmethod
     def load(cls, store: Store, date: str, model: str | None = None) -> DayData:
