@@ -145,7 +145,8 @@ def mono_report(segments, turns, labels, classes: list[str]) -> dict:
             "line": f"mono, both voices on one phone line, 8 kHz mu-law, {NOISE}",
             **{f"diarization{name}": {k: round(float(v), 3) for k, v in diarization_error(spans, reference, collar_s=collar).items()}
                for name, spans, collar in (("", turns, 0.0), ("_collar_0.25s", turns, 0.25), ("_windows", segments, 0.0))},
-            "segment_ua": round(segment_level_metrics(segments, labels, classes)["ua"], 3)}
+            "segment_ua": round(segment_level_metrics(segments, labels, classes)["ua"], 3),
+            "turn_ua": round(segment_level_metrics(turns, labels, classes)["ua"], 3)}
 
 
 def main() -> None:
@@ -201,7 +202,7 @@ def main() -> None:
                        for table in ("segments", "turns"))
     is_mono = segments["call_id"].str.startswith("mono-")
     segments, mono_segments = segments[~is_mono], segments[is_mono]
-    mono_turns = turns[turns["call_id"].str.startswith("mono-")]
+    turns, mono_turns = turns[~turns["call_id"].str.startswith("mono-")], turns[turns["call_id"].str.startswith("mono-")]
     wideband_vad = pd.DataFrame([row for call in list_inbox(str(work / "inbox"))
                                  for row in score_call(call, model, WindowConfig(vad_sample_rate=16_000)).segments])
     shares = segments["emotion"].value_counts(normalize=True).round(3)
@@ -215,6 +216,8 @@ def main() -> None:
         "segments": len(segments), "segment_shares": shares.to_dict(), "max_segment_share": float(shares.max()),
         "out_of_domain_share": round(float((~segments["in_domain"]).mean()), 3),
         "segment_ua": round(segment_level_metrics(segments, labels, model.classes)["ua"], 3),
+        # each turn's emotion (the turns table) against the utterance it covers most of
+        "turn_ua": round(segment_level_metrics(turns, labels, model.classes)["ua"], 3),
         "segment_ua_vad_16khz": round(segment_level_metrics(wideband_vad, labels, model.classes)["ua"], 3),
         "per_file_ua_held_out": per_file_ua(model, held), "chance": round(1 / len(model.classes), 3),
         "cv_ua_per_file": round(model.card["metrics"]["pooled"]["ua"], 3),

@@ -99,7 +99,9 @@ def main() -> None:
         "stages_x_realtime_per_core": {k: round(summary.audio_s / v, 1) for k, v in summary.stage_seconds.items() if v},
         "stage_share": {k: round(v / stage_total, 3) for k, v in summary.stage_seconds.items()},
         "segments": summary.segments,
-        "segment_level_ua": round(seg["ua"], 3), "utterance_level_ua_cv": round(card["metrics"]["pooled"]["ua"], 3),
+        "segment_level_ua": round(seg["ua"], 3),
+        "turn_level_ua": round(segment_level_metrics(turns, labels, card["classes"])["ua"], 3),
+        "utterance_level_ua_cv": round(card["metrics"]["pooled"]["ua"], 3),
         "mono_calls": int(mono["call_id"].nunique()),
         # who spoke when: the turns table; the scored windows (short turns grown to 1.5 s) beside it
         "diarization_synthetic_mono": {k: round(float(v), 3) for k, v in der.items()},

@@ -149,17 +149,17 @@ def plot_confusion(confusion: list[list[int]], classes: list[str], title: str, p
 
 
 def segment_labels(segments: pd.DataFrame, labels: pd.DataFrame, min_overlap: float = 0.5) -> pd.DataFrame:
-    """Scored segments joined to the ground-truth utterance that covers most of each (segments covered
-    less than min_overlap by any labelled utterance are left out)."""
+    """Scored spans (segments, or turns) joined to the ground-truth utterance that covers most of each (spans
+    covered less than min_overlap by any labelled utterance are left out)."""
     joined = segments.merge(labels, on=["call_id", "channel"], suffixes=("", "_true"))
     overlap = (np.minimum(joined["end_s"], joined["end_s_true"]) - np.maximum(joined["start_s"], joined["start_s_true"]))
     joined = joined.assign(overlap=overlap.clip(lower=0) / (joined["end_s"] - joined["start_s"]))
-    best = joined.sort_values("overlap").drop_duplicates(["call_id", "channel", "segment_index"], keep="last")
+    best = joined.sort_values("overlap").drop_duplicates(["call_id", "channel", "start_s", "end_s"], keep="last")
     return best[best["overlap"] >= min_overlap]
 
 
 def segment_level_metrics(segments: pd.DataFrame, labels: pd.DataFrame, classes: list[str]) -> dict:
-    """UA/WA/F1 of the scoring path (VAD + windows) against known utterance labels."""
+    """UA/WA/F1 of the scoring path's spans (VAD + windows, or turns) against known utterance labels."""
     matched = segment_labels(segments, labels)
     matched = matched[matched["emotion_true"].isin(classes)]
     index = {c: i for i, c in enumerate(classes)}

@@ -11,6 +11,7 @@ from ser_models.evaluation import (
     fold_indices,
     make_folds,
     metrics,
+    segment_level_metrics,
     validation_split,
 )
 
@@ -86,3 +87,16 @@ def test_diarization_error_counts_missed_false_alarm_and_confusion_under_the_bes
     # a 0.25 s collar leaves 3.5 s scored: 0.5 s missed, 0.7 s extra, 0.7 s confused
     collared = diarization_error(hyp, truth, collar_s=0.25)
     assert [collared[k] for k in ("missed", "false_alarm", "confusion")] == pytest.approx([5 / 35, 7 / 35, 7 / 35])
+
+
+def test_span_metrics_match_each_span_to_the_utterance_covering_most_of_it():
+    labels = pd.DataFrame({"call_id": "c", "channel": 0, "start_s": [0.0, 4.0], "end_s": [4.0, 8.0],
+                           "emotion": ["angry", "sad"]})
+    # turns (no segment_index): 0-3.5 angry (right), 3.8-8 sad (right), 7.9-12 (mostly unlabelled: left out)
+    turns = pd.DataFrame({"call_id": "c", "channel": 0, "turn_index": [0, 1, 2], "start_s": [0.0, 3.8, 7.9],
+                          "end_s": [3.5, 8.0, 12.0], "emotion": ["angry", "sad", "angry"]})
+    assert segment_level_metrics(turns, labels, ["angry", "sad"])["ua"] == pytest.approx(1.0)
+    # windows over both utterances: 2-5 s is mostly the angry one, and is called sad
+    windows = turns.drop(columns="turn_index").assign(segment_index=[0, 1, 2], start_s=[0.0, 2.0, 5.0],
+                                                      end_s=[3.0, 5.0, 8.0], emotion=["angry", "sad", "sad"])
+    assert segment_level_metrics(windows, labels, ["angry", "sad"])["ua"] == pytest.approx(0.75)
