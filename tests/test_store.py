@@ -125,6 +125,9 @@ def test_whole_chain_on_s3_with_a_separate_cluster_survives_a_killed_worker(sepa
     segments = ds.dataset(f"{bucket}/store/results/segments", filesystem=fs, format="parquet",
                           partitioning="hive").to_table().to_pandas()
     assert len(segments) > 0 and not segments.duplicated(["call_id", "channel", "segment_index"]).any()
+    turns = con.sql(f"select call_id, turn_index from read_parquet('{store}/results/turns/**/*.parquet', "
+                    "hive_partitioning=true)").df()
+    assert sorted(turns["call_id"].unique()) == call_ids and not turns.duplicated().any()
     ledger = con.sql(f"select call_id from read_parquet('{store}/results/ledger/**/*.parquet')").fetchall()
     assert sorted(c for (c,) in ledger) == call_ids, "one ledger entry per call"
 
