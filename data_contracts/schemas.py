@@ -118,6 +118,7 @@ TURNS = pa.schema([
     ("end_s", pa.float64()),
     ("emotion", pa.string()),  # the emotion of most of the turn's speech time (100 ms grid)
     ("confidence", pa.float32()),  # that emotion's mean probability over the turn
+    ("out_of_domain_share", pa.float32()),  # mean in_domain = false of the windows covering it; null without a guard
     ("model", pa.string()),
     ("model_version", pa.string()),
     ("scored_at", pa.timestamp("us", tz="UTC")),

@@ -73,6 +73,7 @@ def test_scores_calls_and_rejects_bad_files(store, inbox, dask_address):
     stereo_turns = turns[turns.call_id == "call000.wav"]
     assert stereo_turns.groupby("channel")["role"].unique().map(list).to_dict() == {0: ["agent"], 1: ["customer"]}
     assert turns.loc[turns.call_id == "call001.wav", "role"].isna().all()  # mono: no roles
+    assert turns["out_of_domain_share"].between(0, 1).all()  # the test model has a guard: never null
 
 
 def test_rerun_scores_nothing_and_changed_call_replaces_rows(store, inbox, dask_address):

@@ -104,3 +104,11 @@ def test_turns_of_a_stereo_call_carry_their_partys_role():
     assert [(r["channel"], r["role"], r["start_s"]) for r in rows] == [(1, "customer", 0.5), (0, "agent", 2.0),
                                                                          (1, "customer", 3.5)]
     assert [r["emotion"] for r in rows] == ["angry", "neutral", "angry"] and rows[2]["confidence"] == pytest.approx(0.6)
+    assert all(r["out_of_domain_share"] is None for r in rows)  # a model without a guard
+
+
+def test_a_turns_out_of_domain_share_is_that_of_the_windows_covering_its_speech():
+    s = scores([[0.9, 0.1], [0.8, 0.2]], [(0.0, 2.0), (2.0, 4.0)], regions=[(0.0, 4.0)])
+    s.domain, s.in_domain, s.dbfs = np.array([0.01, 0.3]), np.array([True, False]), np.zeros(2)
+    (turn,) = turn_rows("c1", by_speaker(s), {0: None}, CLASSES)
+    assert turn["out_of_domain_share"] == pytest.approx(0.5)  # the second half of its speech is out of domain

@@ -20,7 +20,7 @@ from tasks.lib.store import Store
 SEGMENT_COLUMNS = ["call_id", "channel", "speaker", "start_s", "end_s", "emotion", "confidence", "in_domain", "model",
                    "model_version"]
 TURN_COLUMNS = ["call_id", "channel", "speaker", "role", "turn_index", "start_s", "end_s", "emotion", "confidence",
-                "model", "model_version"]
+                "out_of_domain_share", "model", "model_version"]
 TOP_COLUMNS = ("negative_share", "escalation")  # the run artifact's tables of channels to look at
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:70em;color:#222}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:2px 6px}
@@ -206,7 +206,8 @@ def call_page(day: DayData, call_id: str) -> bytes:
             + "<h2>Emotion timeline</h2><p>bar colour: emotion; opacity: confidence; hatched: out of domain</p>"
             + timeline_svg(segments, float(parties["duration_s"].iloc[0]))
             # calls scored before the turns table existed have none
-            + ("<h2>Turns</h2>" + turns[["turn_index", "speaker", "role", "start_s", "end_s", "emotion", "confidence"]]
+            + ("<h2>Turns</h2>" + turns[["turn_index", "speaker", "role", "start_s", "end_s", "emotion", "confidence",
+                                          "out_of_domain_share"]]
                .round(3).to_html(index=False, na_rep="", table_id="turns") if len(turns) else "")
             + "<h2>Segments</h2>" + table.round(3).to_html(index=False, na_rep=""))
     return _page(f"call {call_id}", body)

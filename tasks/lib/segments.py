@@ -31,6 +31,11 @@ class ChannelScores:
     def speech_s(self) -> float:
         return float(sum(e - s for s, e in self.regions))
 
+    @property
+    def guarded(self) -> bool:
+        """Whether the model had an out-of-domain guard for these windows."""
+        return bool(len(self.domain)) and not np.isnan(self.domain).all()
+
 
 def grid_times(regions: list[tuple[float, float]]) -> np.ndarray:
     """The GRID_S grid over speech regions (sorted, as regions are)."""
@@ -95,18 +100,23 @@ def segment_rows(call_id: str, scores: ChannelScores, classes: list[str]) -> lis
 
 
 def turn_rows(call_id: str, parties: list[ChannelScores], roles: dict[int, str | None], classes: list[str]) -> list[dict]:
-    """One row per turn (a speech region of one party) of every party, numbered in time order: its span, and
-    the emotion of most of its speech time with that emotion's mean probability over the turn."""
+    """One row per turn (a speech region of one party) of every party, numbered in time order: its span, the
+    emotion of most of its speech time with that emotion's mean probability over the turn, and the mean
+    out-of-domain flag of the windows covering its speech time (None without a guard)."""
     rows = []
     for part in parties:
         times, proba = speech_grid(part, classes)
         labels = proba.argmax(axis=1)
+        # the flags averaged on the same grid as the probabilities: a one-column "probability" of being outside
+        outside = (speech_grid(replace(part, proba=(~part.in_domain)[:, None].astype(np.float32)), ["outside"])[1][:, 0]
+                   if part.guarded else None)
         for start, end in part.regions:
             inside = slice(np.searchsorted(times, start), np.searchsorted(times, end))
             best = int(np.bincount(labels[inside], minlength=len(classes)).argmax())
             rows.append({"call_id": call_id, "channel": part.channel, "speaker": f"spk{part.speaker}",
                          "role": roles.get(part.speaker), "start_s": start, "end_s": end, "emotion": classes[best],
-                         "confidence": float(proba[inside, best].mean())})
+                         "confidence": float(proba[inside, best].mean()),
+                         "out_of_domain_share": None if outside is None else float(outside[inside].mean())})
     rows.sort(key=lambda r: (r["start_s"], r["channel"], r["speaker"]))
     return [row | {"turn_index": i} for i, row in enumerate(rows)]
 
@@ -173,7 +183,7 @@ def summarize(call_id: str, path: str, duration_s: float, channels: int, scores:
 
 def out_of_domain_share(scores: ChannelScores) -> float | None:
     """Share of scored window time flagged out of domain; None for a model without a guard."""
-    if not len(scores.domain) or np.isnan(scores.domain).all():
+    if not scores.guarded:
         return None
     lengths = np.array([e - s for s, e in scores.windows])
     return float(lengths[~scores.in_domain].sum() / lengths.sum()) if lengths.sum() > 0 else 0.0
