@@ -133,6 +133,12 @@ def per_file_ua(model, held, speakers: list[str] | None = None) -> dict[str, flo
     return out
 
 
+def split_mono(rows):
+    """Rows of the stereo calls, and of the mono calls (their names start with mono-)."""
+    mono = rows["call_id"].str.startswith("mono-")
+    return rows[~mono], rows[mono]
+
+
 def mono_report(segments, turns, labels, classes: list[str]) -> dict:
     """Who spoke when on the mono calls that hold two voices (the turns table; the scored windows beside it),
     and the mono calls' segment UA."""
@@ -200,9 +206,7 @@ def main() -> None:
                                   "hive_partitioning=true, union_by_name=true)"
                                   f" where model = '{name}' and model_version = '{summary.version}'").df()
                        for table in ("segments", "turns"))
-    is_mono = segments["call_id"].str.startswith("mono-")
-    segments, mono_segments = segments[~is_mono], segments[is_mono]
-    turns, mono_turns = turns[~turns["call_id"].str.startswith("mono-")], turns[turns["call_id"].str.startswith("mono-")]
+    (segments, mono_segments), (turns, mono_turns) = split_mono(segments), split_mono(turns)
     wideband_vad = pd.DataFrame([row for call in list_inbox(str(work / "inbox"))
                                  for row in score_call(call, model, WindowConfig(vad_sample_rate=16_000)).segments])
     shares = segments["emotion"].value_counts(normalize=True).round(3)

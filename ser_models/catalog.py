@@ -83,7 +83,7 @@ def build_estimator(name: str, feature_set: str | None = None, seed: int = 0,
     if speaker_norm:
         from ser_models.speaker_norm import SpeakerNormalized
 
-        return SpeakerNormalized(build_estimator(name, feature_set, seed, members, max_epochs, False, device))
+        return SpeakerNormalized(build_estimator(name, feature_set, seed, members, max_epochs, device=device))
     unknown = sorted({name, *(members if name == "ensemble" else ())} - {*MODELS, "ensemble"})
     if unknown:
         raise ValueError(f"unknown model {', '.join(map(repr, unknown))}; choose from {sorted([*MODELS, 'ensemble'])}")

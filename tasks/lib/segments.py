@@ -32,6 +32,11 @@ class ChannelScores:
         return float(sum(e - s for s, e in self.regions))
 
     @property
+    def party(self) -> str:
+        """spk<N> of this part of a channel: its voice (set by by_speaker), else the channel itself."""
+        return f"spk{self.channel if self.speaker is None else self.speaker}"
+
+    @property
     def guarded(self) -> bool:
         """Whether the model had an out-of-domain guard for these windows."""
         return bool(len(self.domain)) and not np.isnan(self.domain).all()
@@ -113,7 +118,7 @@ def turn_rows(call_id: str, parties: list[ChannelScores], roles: dict[int, str |
         for start, end in part.regions:
             inside = slice(np.searchsorted(times, start), np.searchsorted(times, end))
             best = int(np.bincount(labels[inside], minlength=len(classes)).argmax())
-            rows.append({"call_id": call_id, "channel": part.channel, "speaker": f"spk{part.speaker}",
+            rows.append({"call_id": call_id, "channel": part.channel, "speaker": part.party,
                          "role": roles.get(part.speaker), "start_s": start, "end_s": end, "emotion": classes[best],
                          "confidence": float(proba[inside, best].mean()),
                          "out_of_domain_share": None if outside is None else float(outside[inside].mean())})
@@ -152,7 +157,7 @@ def summarize(call_id: str, path: str, duration_s: float, channels: int, scores:
     the most negative moment, the median level of speech, the speaking rate."""
     times, proba = speech_grid(scores, classes)
     base = {"call_id": call_id, "path": path, "duration_s": duration_s, "channels": channels,
-            "channel": scores.channel, "speaker": f"spk{scores.channel if scores.speaker is None else scores.speaker}",
+            "channel": scores.channel, "speaker": scores.party,
             "speech_s": scores.speech_s, "n_segments": len(scores.windows)}
     if not len(times):
         return {**base, "dominant_emotion": None, **{f"share_{e}": None for e in CANONICAL_EMOTIONS},
