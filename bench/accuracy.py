@@ -94,7 +94,8 @@ def record(key: str, corpus: str, cv: str, model: str, augment: str, norm: bool,
           + (f", with speaker context {row['ua_speaker_context']:.3f}" if context else "")
           + f" (chance {1 / len(card['classes']):.3f}); ECE on training-corpus CV {card['calibration']['ece_before']:.3f}"
           f" -> {card['calibration']['ece_after']:.3f}" + ("" if card["calibration"].get("applied", True) else " (not served)")
-          + (f"; predicted shares on {shares['corpus']}: {shares['shares']}" if shares else ""), flush=True)
+          + (f"; predicted shares on {shares['corpus']}: {shares['shares']}" if shares else "")
+          + (f", with speaker context {shares['shares_speaker_context']}" if shares and norm else ""), flush=True)
 
 
 def held_out_metrics(store: str, spec: str, corpus: str, label_map: dict, norm: bool) -> tuple[dict, dict | None]:
@@ -115,9 +116,10 @@ def held_out_metrics(store: str, spec: str, corpus: str, label_map: dict, norm: 
     return per_file, metrics(y_true, y_context, model.classes) if norm else None
 
 
-def predicted_shares(store: str, spec: str, corpus: str) -> dict[str, float]:
-    """Share of each predicted class over every recording of `corpus`, each file scored alone (as served):
-    a model that collapses on unfamiliar audio gives one class nearly every file."""
+def predicted_shares(store: str, spec: str, corpus: str, norm: bool) -> dict:
+    """Share of each predicted class over every recording of `corpus`, each file scored alone (as served): a
+    model that collapses on unfamiliar audio gives one class nearly every file. A model that normalises per
+    speaker also gives the shares with each speaker's own recordings as context (`serflow predict --group-by`)."""
     from ser_models.data import load_feature_data
     from ser_models.inference import load_model
     from ser_models.speaker_norm import served_predictions
@@ -126,9 +128,14 @@ def predicted_shares(store: str, spec: str, corpus: str) -> dict[str, float]:
     model = load_model(Store(store), spec)
     data = load_feature_data(Store(store), model.estimator.feature_sets, [corpus], {})
     data = data.subset(data.original)
-    proba, _ = served_predictions(model.estimator, data, False)
-    counts = np.bincount(proba.argmax(axis=1), minlength=len(model.classes))
-    return {c: round(float(n / len(data)), 4) for c, n in zip(model.classes, counts)}
+    proba, y_context = served_predictions(model.estimator, data, norm)
+
+    def shares(labels: np.ndarray) -> dict[str, float]:
+        counts = np.bincount(labels, minlength=len(model.classes))
+        return {c: round(float(n / len(data)), 4) for c, n in zip(model.classes, counts)}
+
+    return {"corpus": corpus, "shares": shares(proba.argmax(axis=1)),
+            **({"shares_speaker_context": shares(y_context)} if norm else {})}
 
 
 def main() -> None:
@@ -211,7 +218,7 @@ def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) 
     shares = None
     if args.shares_on and args.shares_on != corpus:
         build_features(feature_set=card["feature_sets"][0], corpus=[args.shares_on], store=args.store)
-        shares = {"corpus": args.shares_on, "shares": predicted_shares(args.store, spec, args.shares_on)}
+        shares = predicted_shares(args.store, spec, args.shares_on, norm)
         command += f" --shares-on {args.shares_on}"
     record(f"{corpus}|{label}|{augment}{suffix}", corpus, card["cv_label"], label, augment, norm,
            card["metrics"]["pooled"], card["metrics"].get("pooled_speaker_context"), card, start, command, shares)

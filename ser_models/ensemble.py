@@ -20,6 +20,10 @@ class Ensemble(Estimator):
         self.feature_sets = tuple(dict.fromkeys(k for m in members for k in m.feature_sets))
         self.classes: list[str] = []
 
+    @property
+    def stops_early(self) -> bool:
+        return any(m.stops_early for m in self.members)
+
     def fit(self, train: FeatureData, val: FeatureData | None, classes: list[str]) -> dict[str, Any]:
         self.classes = classes
         return {m.kind: m.fit(train, val, classes) for m in self.members}

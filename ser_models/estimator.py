@@ -25,6 +25,9 @@ class Estimator(ABC):
     kind: str
     feature_sets: tuple[str, ...]
     classes: list[str]
+    # Early stopping watches held-out training speakers' recordings; a model without it trains on all of them,
+    # their augmented copies included, rather than lose those copies to a validation split it does not use.
+    stops_early: bool = False
 
     @abstractmethod
     def fit(self, train: FeatureData, val: FeatureData | None, classes: list[str]) -> dict[str, Any]:

@@ -64,6 +64,10 @@ class SpeakerNormalized(Estimator):
     def classes(self) -> list[str]:
         return self.inner.classes
 
+    @property
+    def stops_early(self) -> bool:
+        return self.inner.stops_early
+
     @classes.setter
     def classes(self, value: list[str]) -> None:
         self.inner.classes = value

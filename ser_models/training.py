@@ -53,6 +53,8 @@ def _crop(x: np.ndarray, frames: int, start: int, pad: np.ndarray) -> np.ndarray
 class TorchEstimator(Estimator):
     """Wraps a torch net built from a config dataclass; frame-level inputs are cropped and windowed."""
 
+    stops_early = True
+
     def __init__(self, kind: str, feature_sets: tuple[str, ...], frame_level: bool,
                  config_cls: type, net_cls: Callable[[Any], nn.Module], config_kwargs: dict[str, Any],
                  train: TrainConfig) -> None:

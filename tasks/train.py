@@ -19,6 +19,7 @@ from ser_models.catalog import DEFAULT_MEMBERS, build_estimator
 from ser_models.data import FeatureData, class_list, load_feature_data
 from ser_models.diarization import SpeakerSpace
 from ser_models.domain import DomainGuard
+from ser_models.estimator import Estimator
 from ser_models.evaluation import (
     CVPlan,
     Fold,
@@ -157,6 +158,14 @@ def plan_cv(req: TrainRequest) -> tuple[CVPlan, list[str]]:
     return plan, classes
 
 
+def split_validation(est: Estimator, rows: pd.DataFrame, train: np.ndarray, plan: CVPlan,
+                     seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, validation) rows: held-out training speakers for a model that stops early, none for the others."""
+    if not est.stops_early:
+        return train, train[:0]
+    return validation_split(rows, train, plan.speaker_independent, seed=seed)
+
+
 @task(name="train-fold", cache_policy=NO_CACHE)
 def train_fold(req: TrainRequest, plan: CVPlan, fold: Fold, classes: list[str]) -> FoldResult:
     """Train on the fold's training speakers (early stopping on held-out training speakers), test on the rest;
@@ -164,8 +173,8 @@ def train_fold(req: TrainRequest, plan: CVPlan, fold: Fold, classes: list[str]) 
     start = time.perf_counter()
     data = load_data(req)
     train, test = fold_indices(data.rows, fold, plan.speaker_independent)
-    fit, val = validation_split(data.rows, train, plan.speaker_independent, seed=req.seed)
     est = req.estimator()
+    fit, val = split_validation(est, data.rows, train, plan, req.seed)
     history = est.fit(data.subset(fit), data.subset(val), classes)
     test_data = data.subset(test)
     proba, y_speaker = served_predictions(est, test_data, req.speaker_norm)
@@ -203,8 +212,8 @@ def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[Fold
     """Retrain on every speaker (early stopping on held-out speakers) and register with the CV metrics."""
     start = time.perf_counter()
     data = load_data(req)
-    fit, val = validation_split(data.rows, np.arange(len(data)), plan.speaker_independent, seed=req.seed)
     est = req.estimator()
+    fit, val = split_validation(est, data.rows, np.arange(len(data)), plan, req.seed)
     history = est.fit(data.subset(fit), data.subset(val), classes)
     guard = DomainGuard.fit(data, req.feature_sets[0])
     speaker_space = SpeakerSpace.fit(data, req.feature_sets[0])

@@ -2,18 +2,21 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from flows.cli import main
 from flows.ingest import ingest_corpus
 from flows.train import train_model
 from ser_models import registry
-from ser_models.catalog import DEFAULT_VECTOR_SET
+from ser_models.catalog import DEFAULT_VECTOR_SET, build_estimator
 from ser_models.data import load_feature_data
+from ser_models.evaluation import fold_indices, make_folds
 from ser_models.inference import features_of, load_model
 from tasks.lib.audio import load, write_wav
 from tasks.lib.feature_sets import get_feature_set
 from tasks.lib.store import Store
+from tasks.train import split_validation
 from tests.shifts import clipped_gain
 
 CHANCE = 1 / 8
@@ -90,3 +93,19 @@ def test_predict_flags_a_saturated_recording(store, small_corpus, capsys, tmp_pa
     assert main(["predict", str(hot), "--model", "svm-aug", "--store", store]) == 0
     out = capsys.readouterr()
     assert "OUT OF DOMAIN (clipped:" in out.out and "1 of 1 files are out of domain" in out.err
+
+
+@pytest.mark.parametrize("model,members", [("svm", ()), ("ensemble", ("svm", "logreg")), ("mlp", ()),
+                                           ("ensemble", ("svm", "mlp"))])
+def test_only_a_model_that_stops_early_gives_up_copies_for_validation(model, members):
+    rows = pd.DataFrame([{"utterance_id": f"c/s{s}/u{u}", "speaker_id": f"c:{s}", "augmentation": a}
+                         for s in range(5) for u in range(2) for a in ("none", "speed#0", "speed#1")])
+    plan = make_folds(rows, "loso")
+    train, _ = fold_indices(rows, plan.folds[0], True)
+    est = build_estimator(model, DEFAULT_VECTOR_SET, members=members or ("svm", "logreg"))
+    fit, val = split_validation(est, rows, train, plan, seed=0)
+    if est.stops_early:  # validation speakers are tested on their recordings alone; their copies go unused
+        assert len(val) and (rows.iloc[val].augmentation == "none").all() and len(fit) + len(val) < len(train)
+    else:  # every training speaker's copies are trained on
+        assert list(fit) == list(train) and len(val) == 0
+    assert est.stops_early == (model == "mlp" or "mlp" in members)
