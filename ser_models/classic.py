@@ -98,8 +98,7 @@ class SklearnEstimator(Estimator):
         self.classes: list[str] = []
 
     def fit(self, train: FeatureData, val: FeatureData | None, classes: list[str]) -> dict[str, Any]:
-        """No early stopping here: validation rows, given when an ensemble's torch member asks for them, are
-        trained on too."""
+        """No early stopping: validation rows, given only beside a torch member of an ensemble, are trained on."""
         self.classes = classes
         data = train if val is None or not len(val) else _concat(train, val)
         pipeline = build_pipeline(self.config, data.rows["speaker_id"].to_numpy())

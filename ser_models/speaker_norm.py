@@ -64,13 +64,13 @@ class SpeakerNormalized(Estimator):
     def classes(self) -> list[str]:
         return self.inner.classes
 
-    @property
-    def stops_early(self) -> bool:
-        return self.inner.stops_early
-
     @classes.setter
     def classes(self, value: list[str]) -> None:
         self.inner.classes = value
+
+    @property
+    def stops_early(self) -> bool:
+        return self.inner.stops_early
 
     def normalize(self, data: FeatureData) -> FeatureData:
         """Every row standardised by its group's statistics, shrunk towards the population's."""
