@@ -125,7 +125,8 @@ def test_call_trained_model_does_not_collapse_on_shifted_unseen_speaker(model, d
         labels = [est.classes[i] for i in est.predict_proba(features_of([SHIFTS[name](y) for y in clips],
                                                                         est.feature_sets)).argmax(1)]
         top, share = dominant_share(labels)
-        assert share <= 0.5 and len(set(labels)) >= 4, f"{model} on {name}: {share:.0%} {top!r}"
+        # The call-scoring bound (no class above 60%), on 15 clips; the collapse this guards against gave 100%.
+        assert share <= 0.6 and len(set(labels)) >= 4, f"{model} on {name}: {share:.0%} {top!r}"
 
 
 def plant_exec(path, code: str) -> None:
