@@ -39,7 +39,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="0.0625,0.125,0.25,0.5,1,2,4", help="multiples of gamma='scale'")
-    scales = [float(s) for s in parser.parse_args().scales.split(",")]
+    scales = sorted({1.0, *(float(s) for s in parser.parse_args().scales.split(","))})  # 1.0: the default, compared
     warnings.filterwarnings("ignore", category=FutureWarning)
     data = load_feature_data(Store(str(STORE)), (DEFAULT_VECTOR_SET,), ["emodb"], {})
     keep = np.flatnonzero(data.rows["augmentation"].isin(["none", "speed#0", "speed#1"]).to_numpy())
