@@ -97,19 +97,15 @@ def test_training_twice_gives_the_same_model(model, data):
     assert np.allclose(probas[0], probas[1], atol=1e-6)
 
 
-@pytest.mark.parametrize("model", ["svm", "logreg"])
-def test_call_trained_model_does_not_collapse_on_shifted_unseen_speaker(model, data, small_corpus):
-    """Trained with the `call` preset, a model gives louder, noisier or telephone copies of held-out audio
-    varied answers, one file at a time."""
+@pytest.fixture(scope="module")
+def call_trained_data(data, small_corpus):
+    """The training speakers' recordings plus two `call` copies of each, extracted once for both models."""
     import pandas as pd
 
-    from ser_models.data import FeatureData
-    from ser_models.domain import dominant_share
     from ser_models.inference import features_of
     from tasks.lib.audio import load
     from tasks.lib.augment import augment
     from tasks.lib.corpora import prepare_ravdess
-    from tests.shifts import SHIFTS
 
     train, _ = split(data)
     records = {r.utterance_id: r for r in prepare_ravdess(small_corpus, corpus="syn")}
@@ -118,9 +114,21 @@ def test_call_trained_model_does_not_collapse_on_shifted_unseen_speaker(model, d
     augmented = FeatureData(rows.reset_index(drop=True), features_of(copies, (DEFAULT_VECTOR_SET,)).inputs)
     both = FeatureData(pd.concat([train.rows, augmented.rows], ignore_index=True),
                        {DEFAULT_VECTOR_SET: train.inputs[DEFAULT_VECTOR_SET] + augmented.inputs[DEFAULT_VECTOR_SET]})
+    held_out = [load(r.path) for r in records.values() if r.speaker_id == "syn:04"]
+    return both, held_out
+
+
+@pytest.mark.parametrize("model", ["svm", "logreg"])
+def test_call_trained_model_does_not_collapse_on_shifted_unseen_speaker(model, data, call_trained_data):
+    """Trained with the `call` preset, a model gives louder, noisier or telephone copies of held-out audio
+    varied answers, one file at a time."""
+    from ser_models.domain import dominant_share
+    from ser_models.inference import features_of
+    from tests.shifts import SHIFTS
+
+    both, clips = call_trained_data
     est = build_estimator(model)
     est.fit(both, None, class_list(data.rows["emotion"]))
-    clips = [load(r.path) for r in records.values() if r.speaker_id == "syn:04"]
     for name in ("clipped_gain_x20", "noise_floor_15db", "telephone"):
         labels = [est.classes[i] for i in est.predict_proba(features_of([SHIFTS[name](y) for y in clips],
                                                                         est.feature_sets)).argmax(1)]
