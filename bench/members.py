@@ -1,0 +1,92 @@
+"""Would other ensemble members close the robust-recognition gaps? Per-file UA of every soft vote, on stored vectors.
+
+Each scikit-learn model `serflow train` offers (svm, logreg, svm_linear, rf; the configs the catalog builds,
+speed copies of the training speakers included) is fitted once per split; every combination of them is then
+scored as the ensemble scores it (sum of probabilities), each test file alone. Two settings:
+  emodb    EMO-DB leave-one-speaker-out, 7 classes (the default ensemble is svm+logreg)
+  loco     leave-one-corpus-out over ravdess, emodb, casia on bench/accuracy.py's five shared emotions
+
+  .venv/bin/python bench/members.py [--settings emodb,loco]   (after bench/accuracy.py has built the bench store)
+      ->  bench/results/members.json
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import balanced_accuracy_score  # UA, as ser_models.evaluation.metrics computes it
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results" / "members.json"
+STORE = ROOT / "bench" / ".store"
+MEMBERS = ("svm", "logreg", "svm_linear", "rf")
+
+
+def soft_votes(truth: np.ndarray, classes: np.ndarray, proba: dict[str, np.ndarray]) -> dict[str, float]:
+    """UA of every non-empty combination of members, each the argmax of its members' summed probabilities."""
+    return {"+".join(combo): round(float(balanced_accuracy_score(truth, classes[sum(proba[m] for m in combo).argmax(1)])), 4)
+            for r in range(1, len(MEMBERS) + 1) for combo in itertools.combinations(MEMBERS, r)}
+
+
+def splits(setting: str, rows) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, train rows, test rows): test rows are recordings only, train rows keep their speakers' speed copies."""
+    from ser_models.evaluation import fold_indices, make_folds
+
+    if setting == "emodb":
+        return [(f.name, *fold_indices(rows, f, speaker_independent=True)) for f in make_folds(rows, "loso").folds]
+    corpus, original = rows["corpus"].to_numpy(), rows["augmentation"].to_numpy() == "none"
+    return [(held, np.flatnonzero(corpus != held), np.flatnonzero((corpus == held) & original))
+            for held in ("ravdess", "emodb", "casia")]
+
+
+def run(setting: str) -> dict:
+    from accuracy import LOCO_LABELS  # bench/ is on sys.path when run as a script
+
+    from data_contracts.labels import parse_label_map
+    from ser_models.catalog import DEFAULT_VECTOR_SET, build_estimator
+    from ser_models.classic import build_pipeline
+    from ser_models.data import load_feature_data
+    from tasks.lib.store import Store
+
+    corpora, labels = (["emodb"], {}) if setting == "emodb" else (["ravdess", "emodb", "casia"], parse_label_map(LOCO_LABELS))
+    data = load_feature_data(Store(str(STORE)), (DEFAULT_VECTOR_SET,), corpora, labels)
+    keep = np.flatnonzero(data.rows["augmentation"].isin(["none", "speed#0", "speed#1"]).to_numpy())  # speedx2
+    rows = data.rows.iloc[keep].reset_index(drop=True)
+    x, y, speakers = data.vectors(DEFAULT_VECTOR_SET)[keep], rows["emotion"].to_numpy(), rows["speaker_id"].to_numpy()
+    truth, proba, start = {}, {}, time.time()
+    for name, train, test in splits(setting, rows):
+        truth[name] = y[test]
+        for member in MEMBERS:
+            model = build_pipeline(build_estimator(member).config, speakers[train]).fit(x[train], y[train])
+            proba.setdefault(name, {})[member] = model.predict_proba(x[test])
+        classes = model.classes_
+        print(f"{setting} {name}: {time.time() - start:.0f} s", flush=True)
+    if setting == "emodb":  # pooled over the speakers' folds
+        pooled = {m: np.concatenate([proba[f][m] for f in truth]) for m in MEMBERS}
+        ua = {"emodb": soft_votes(np.concatenate(list(truth.values())), classes, pooled)}
+    else:
+        ua = {held: soft_votes(truth[held], classes, proba[held]) for held in truth}
+    return {"ua_per_file": ua, "minutes": round((time.time() - start) / 60, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", default="emodb,loco", help="emodb, loco or both")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    result = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for setting in parser.parse_args().settings.split(","):
+        result[setting] = {**run(setting), "features": "functionals_ge2e", "augment": "speedx2",
+                           "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result[setting]["ua_per_file"], indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    main()
