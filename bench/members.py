@@ -2,7 +2,7 @@
 
 Each scikit-learn model `serflow train` offers (svm, logreg, svm_linear, rf; the configs the catalog builds,
 speed copies of the training speakers included) is fitted once per split; every combination of them is then
-scored as the ensemble scores it (sum of probabilities), each test file alone. Two settings:
+scored as `ensemble` votes (mean probability), each test file alone. Two settings:
   emodb    EMO-DB leave-one-speaker-out, 7 classes (the default ensemble is svm+logreg)
   loco     leave-one-corpus-out over ravdess, emodb, casia on bench/accuracy.py's five shared emotions
 
@@ -30,7 +30,7 @@ MEMBERS = ("svm", "logreg", "svm_linear", "rf")
 
 
 def soft_votes(truth: np.ndarray, classes: np.ndarray, proba: dict[str, np.ndarray]) -> dict[str, float]:
-    """UA of every non-empty combination of members, each the argmax of its members' summed probabilities."""
+    """UA of every non-empty combination of members: the argmax of their summed (so also mean) probabilities."""
     return {"+".join(combo): round(float(balanced_accuracy_score(truth, classes[sum(proba[m] for m in combo).argmax(1)])), 4)
             for r in range(1, len(MEMBERS) + 1) for combo in itertools.combinations(MEMBERS, r)}
 
