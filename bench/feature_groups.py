@@ -6,12 +6,15 @@ each fit is one fit) on the vectors bench/accuracy.py stored, originals and spee
            features and with each group left out in turn
   angry    a model trained on RAVDESS alone (8 classes), on one group at a time: how many EMO-DB neutral
            files it calls angry, and its share of angry answers over EMO-DB (the collapse of issue 16)
+  invariant  leave-one-corpus-out keeping only the features that least tell the two training corpora apart
+           (between-corpus over within-corpus variance, training corpora only): 100, 75, 50 and 25% of them
 
-  .venv/bin/python bench/feature_groups.py     (after bench/accuracy.py has built the bench store)
-      ->  bench/results/feature_groups.json
+  .venv/bin/python bench/feature_groups.py [--parts loco,angry,invariant]
+      (after bench/accuracy.py has built the bench store)  ->  bench/results/feature_groups.json
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -26,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "feature_groups.json"
 STORE = ROOT / "bench" / ".store"
 CORPORA = ["ravdess", "emodb", "casia"]
+SPEEDX2 = ("none", "speed#0", "speed#1")  # recordings and the default two speed copies
 SHAPE = ("zcr", "rms", "centroid", "bandwidth", "rolloff", "flatness")
 
 
@@ -59,6 +63,25 @@ def loco(rows, x: np.ndarray, keep: np.ndarray) -> dict[str, float]:
     return out
 
 
+def invariant(rows, x: np.ndarray) -> dict[str, dict[str, float]]:
+    """Leave-one-corpus-out UA with the least corpus-dependent features kept, judged on the training corpora."""
+    corpus, original = rows["corpus"].to_numpy(), rows["augmentation"].to_numpy() == "none"
+    y, out = rows["emotion"].to_numpy(), {}
+    for held in CORPORA:
+        train, test = corpus != held, (corpus == held) & original
+        xt, trained_on = x[train], np.unique(corpus[train])
+        between = np.stack([xt[corpus[train] == c].mean(axis=0) for c in trained_on]).var(axis=0)
+        within = np.mean([xt[corpus[train] == c].var(axis=0) for c in trained_on], axis=0)
+        order = np.argsort(between / (within + 1e-12))  # the most corpus-invariant first
+        out[held] = {}
+        for share in (1.0, 0.75, 0.5, 0.25):
+            cols = order[:int(share * len(order))]
+            out[held][f"{share:.0%}"] = round(balanced_accuracy_score(y[test], fit_predict(xt[:, cols], y[train],
+                                                                                         x[test][:, cols])), 3)
+        print("invariant features kept,", held, "held out:", out[held], flush=True)
+    return out
+
+
 def main() -> None:
     from accuracy import LOCO_LABELS  # bench/ is on sys.path when run as a script
 
@@ -67,19 +90,38 @@ def main() -> None:
     from tasks.lib.feature_sets import get_feature_set
     from tasks.lib.store import Store
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="loco,angry,invariant", help="which questions to answer (see above)")
+    parts = parser.parse_args().parts.split(",")
     warnings.filterwarnings("ignore", category=FutureWarning)
     names = get_feature_set("functionals_ge2e").names()
     family = groups(names)
-    result: dict = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                    "command": "python bench/feature_groups.py", "loco_without": {}, "ravdess_on_emodb_alone": {}}
+    result: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    stamp = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+             "command": "python bench/feature_groups.py --parts " + ",".join(parts)}
     shared = load_feature_data(Store(str(STORE)), ("functionals_ge2e",), CORPORA, parse_label_map(LOCO_LABELS))
+    shared = shared.subset(np.flatnonzero(shared.rows["augmentation"].isin(SPEEDX2).to_numpy()))
     x = shared.vectors("functionals_ge2e")
-    result["loco_all"] = loco(shared.rows, x, np.ones(len(names), bool))
-    print("all features", result["loco_all"], flush=True)
-    for g in sorted(set(family)):
-        result["loco_without"][g] = loco(shared.rows, x, family != g)
-        print("without", g, result["loco_without"][g], flush=True)
+    if "invariant" in parts:
+        result["invariant_kept"] = {**stamp, **invariant(shared.rows, x)}
+    if "loco" in parts:
+        result.update(stamp, loco_without={})
+        result["loco_all"] = loco(shared.rows, x, np.ones(len(names), bool))
+        print("all features", result["loco_all"], flush=True)
+        for g in sorted(set(family)):
+            result["loco_without"][g] = loco(shared.rows, x, family != g)
+            print("without", g, result["loco_without"][g], flush=True)
+    if "angry" in parts:
+        result["ravdess_on_emodb_alone"] = angry_alone(family)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
 
+
+def angry_alone(family: np.ndarray) -> dict:
+    """A RAVDESS-only model on one feature group at a time, scored on EMO-DB (the collapse of issue 16)."""
+    from ser_models.data import load_feature_data
+    from tasks.lib.store import Store
+
+    out = {}
     both = load_feature_data(Store(str(STORE)), ("functionals_ge2e",), ["ravdess", "emodb"], {})
     x, rows = both.vectors("functionals_ge2e"), both.rows
     train = (rows["corpus"] == "ravdess").to_numpy()
@@ -89,10 +131,9 @@ def main() -> None:
     for g in sorted(set(family)):
         pred = fit_predict(x[train][:, family == g], y[train], x[test][:, family == g])
         called = f"{int((pred[neutral] == 'angry').sum())}/{int(neutral.sum())}"
-        result["ravdess_on_emodb_alone"][g] = {"neutral_called_angry": called,
-                                               "angry_share": round(float((pred == "angry").mean()), 3)}
-        print(g, "alone:", result["ravdess_on_emodb_alone"][g], flush=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        out[g] = {"neutral_called_angry": called, "angry_share": round(float((pred == "angry").mean()), 3)}
+        print(g, "alone:", out[g], flush=True)
+    return out
 
 
 if __name__ == "__main__":
