@@ -37,6 +37,25 @@ MODELS = ["mlp", "svm", "svm_linear", "logreg", "rf", "cnn", "cl", "ensemble"]
 LOCO_LABELS = "calm=neutral,disgust=,surprised=,boredom="
 
 
+def default_copies(rows) -> np.ndarray:
+    """Row indices of the recordings and the default speed copies (`--augment speedx2`), as `serflow train`
+    keeps them: the benches on stored vectors train on the same rows."""
+    from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest
+
+    wanted = {NO_AUGMENTATION, *AugmentationRequest.parse("speedx2").keys()}
+    return np.flatnonzero(rows["augmentation"].isin(wanted).to_numpy())
+
+
+def loco_splits(rows) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(held-out corpus, train rows, test rows) per corpus in `rows`: train on the others with their copies,
+    test on the held-out corpus's recordings."""
+    from tasks.lib.augment import NO_AUGMENTATION
+
+    corpus, original = rows["corpus"].to_numpy(), rows["augmentation"].to_numpy() == NO_AUGMENTATION
+    return [(held, np.flatnonzero(corpus != held), np.flatnonzero((corpus == held) & original))
+            for held in dict.fromkeys(corpus)]
+
+
 def load_results(path: Path = RESULTS, section: str = "runs") -> dict:
     return json.loads(path.read_text()) if path.exists() else {section: {}}
 

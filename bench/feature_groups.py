@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "feature_groups.json"
 STORE = ROOT / "bench" / ".store"
 CORPORA = ["ravdess", "emodb", "casia"]
-SPEEDX2 = ("none", "speed#0", "speed#1")  # recordings and the default two speed copies
 SHAPE = ("zcr", "rms", "centroid", "bandwidth", "rolloff", "flatness")
 
 
@@ -54,21 +53,20 @@ def fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) ->
 
 
 def loco(rows, x: np.ndarray, keep: np.ndarray) -> dict[str, float]:
-    corpus, original = rows["corpus"].to_numpy(), rows["augmentation"].to_numpy() == "none"
-    y = rows["emotion"].to_numpy()
-    out = {}
-    for held in CORPORA:
-        train, test = corpus != held, (corpus == held) & original
+    from accuracy import loco_splits
+
+    y, out = rows["emotion"].to_numpy(), {}
+    for held, train, test in loco_splits(rows):
         out[held] = round(balanced_accuracy_score(y[test], fit_predict(x[train][:, keep], y[train], x[test][:, keep])), 3)
     return out
 
 
 def invariant(rows, x: np.ndarray) -> dict[str, dict[str, float]]:
     """Leave-one-corpus-out UA with the least corpus-dependent features kept, judged on the training corpora."""
-    corpus, original = rows["corpus"].to_numpy(), rows["augmentation"].to_numpy() == "none"
-    y, out = rows["emotion"].to_numpy(), {}
-    for held in CORPORA:
-        train, test = corpus != held, (corpus == held) & original
+    from accuracy import loco_splits
+
+    corpus, y, out = rows["corpus"].to_numpy(), rows["emotion"].to_numpy(), {}
+    for held, train, test in loco_splits(rows):
         xt, trained_on = x[train], np.unique(corpus[train])
         between = np.stack([xt[corpus[train] == c].mean(axis=0) for c in trained_on]).var(axis=0)
         within = np.mean([xt[corpus[train] == c].var(axis=0) for c in trained_on], axis=0)
@@ -83,7 +81,7 @@ def invariant(rows, x: np.ndarray) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    from accuracy import LOCO_LABELS  # bench/ is on sys.path when run as a script
+    from accuracy import LOCO_LABELS, default_copies  # bench/ is on sys.path when run as a script
 
     from data_contracts.labels import parse_label_map
     from ser_models.data import load_feature_data
@@ -100,7 +98,7 @@ def main() -> None:
     stamp = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
              "command": "python bench/feature_groups.py --parts " + ",".join(parts)}
     shared = load_feature_data(Store(str(STORE)), ("functionals_ge2e",), CORPORA, parse_label_map(LOCO_LABELS))
-    shared = shared.subset(np.flatnonzero(shared.rows["augmentation"].isin(SPEEDX2).to_numpy()))
+    shared = shared.subset(default_copies(shared.rows))
     x = shared.vectors("functionals_ge2e")
     if "invariant" in parts:
         result["invariant_kept"] = {**stamp, **invariant(shared.rows, x)}

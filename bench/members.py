@@ -37,17 +37,17 @@ def soft_votes(truth: np.ndarray, classes: np.ndarray, proba: dict[str, np.ndarr
 
 def splits(setting: str, rows) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(name, train rows, test rows): test rows are recordings only, train rows keep their speakers' speed copies."""
+    from accuracy import loco_splits  # bench/ is on sys.path when run as a script
+
     from ser_models.evaluation import fold_indices, make_folds
 
     if setting == "emodb":
         return [(f.name, *fold_indices(rows, f, speaker_independent=True)) for f in make_folds(rows, "loso").folds]
-    corpus, original = rows["corpus"].to_numpy(), rows["augmentation"].to_numpy() == "none"
-    return [(held, np.flatnonzero(corpus != held), np.flatnonzero((corpus == held) & original))
-            for held in ("ravdess", "emodb", "casia")]
+    return loco_splits(rows)
 
 
 def run(setting: str) -> dict:
-    from accuracy import LOCO_LABELS  # bench/ is on sys.path when run as a script
+    from accuracy import LOCO_LABELS, default_copies  # bench/ is on sys.path when run as a script
 
     from data_contracts.labels import parse_label_map
     from ser_models.catalog import DEFAULT_VECTOR_SET, build_estimator
@@ -57,7 +57,7 @@ def run(setting: str) -> dict:
 
     corpora, labels = (["emodb"], {}) if setting == "emodb" else (["ravdess", "emodb", "casia"], parse_label_map(LOCO_LABELS))
     data = load_feature_data(Store(str(STORE)), (DEFAULT_VECTOR_SET,), corpora, labels)
-    keep = np.flatnonzero(data.rows["augmentation"].isin(["none", "speed#0", "speed#1"]).to_numpy())  # speedx2
+    keep = default_copies(data.rows)
     rows = data.rows.iloc[keep].reset_index(drop=True)
     x, y, speakers = data.vectors(DEFAULT_VECTOR_SET)[keep], rows["emotion"].to_numpy(), rows["speaker_id"].to_numpy()
     truth, proba, start = {}, {}, time.time()

@@ -27,6 +27,7 @@ STORE = ROOT / "bench" / ".store"
 
 
 def main() -> None:
+    from accuracy import default_copies  # bench/ is on sys.path when run as a script
     from sklearn.model_selection import GridSearchCV, GroupKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.svm import SVC
@@ -42,7 +43,7 @@ def main() -> None:
     scales = sorted({1.0, *(float(s) for s in parser.parse_args().scales.split(","))})  # 1.0: the default, compared
     warnings.filterwarnings("ignore", category=FutureWarning)
     data = load_feature_data(Store(str(STORE)), (DEFAULT_VECTOR_SET,), ["emodb"], {})
-    keep = np.flatnonzero(data.rows["augmentation"].isin(["none", "speed#0", "speed#1"]).to_numpy())
+    keep = default_copies(data.rows)
     rows = data.rows.iloc[keep].reset_index(drop=True)
     x, y = data.vectors(DEFAULT_VECTOR_SET)[keep], rows["emotion"].to_numpy()
     speakers = rows["speaker_id"].to_numpy()
