@@ -155,3 +155,21 @@ def test_deltas_do_not_measure_the_jump_into_silence(small_corpus):
         base, opened = fs.extract(y)[0], fs.extract(np.concatenate([np.zeros(8_000, np.float32), y]))[0]
         rel = np.abs(opened - base)[deltas] / (np.abs(base)[deltas] + 1.0)
         assert rel.max() < 0.5 and np.median(rel) < 0.02
+
+
+def test_encoder_front_end_is_resemblyzers(small_corpus):
+    """The faster pause trimming keeps exactly resemblyzer's samples, and the mel frames match its own."""
+    from resemblyzer import audio, hparams
+
+    from tasks.lib.audio import load
+    from tasks.lib.feature_sets import voice
+
+    assert (voice.ENCODER_RATE, voice.ENCODER_MELS, voice.VAD_SMOOTHING, voice.VAD_MAX_SILENCE) == (
+        hparams.sampling_rate, hparams.mel_n_channels, hparams.vad_moving_average_width, hparams.vad_max_silence_length)
+    assert voice.VAD_WINDOW == hparams.vad_window_length * hparams.sampling_rate // 1000
+    y = load(str(next(small_corpus.rglob("*.wav"))))
+    paused = np.concatenate([y, np.zeros(16_000, np.float32), y]).astype(np.float64)  # a second of pause inside
+    trimmed = voice.trim_long_silences(paused)
+    np.testing.assert_array_equal(trimmed, audio.trim_long_silences(paused))
+    assert len(y) < len(trimmed) < len(paused) - 8_000  # voice kept, at least half the pause cut
+    np.testing.assert_allclose(voice.mel_spectrogram(y), audio.wav_to_mel_spectrogram(y), rtol=1e-3, atol=1e-6)

@@ -11,12 +11,22 @@ import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import librosa
 import numpy as np
+from scipy.ndimage import binary_dilation
 
 from tasks.lib.feature_sets.functionals import FunctionalsConfig, feature_names, functionals
+from tasks.lib.feature_sets.spectra import FrameConfig, power_spectrogram
 
 EMBEDDING_SIZE = 256
 BATCH_PARTIALS = 64  # 1.6 s partials per LSTM call: batched, each costs about a third of one alone
+# resemblyzer's hparams for the encoder's front end (a test holds them equal to the package's)
+ENCODER_RATE = 16_000
+ENCODER_FRAMES = FrameConfig(n_fft=400, win_length=400, hop_length=160)  # 25 ms mel frames every 10 ms
+ENCODER_MELS = 40
+VAD_WINDOW = 480  # webrtcvad's 30 ms at 16 kHz
+VAD_SMOOTHING = 8  # windows in the moving average of the voice flags
+VAD_MAX_SILENCE = 6  # silent windows kept next to voice
 
 
 @dataclass(frozen=True)
@@ -43,18 +53,45 @@ def encoder():
     return VoiceEncoder("cpu", verbose=False)
 
 
+def trim_long_silences(y: np.ndarray) -> np.ndarray:
+    """resemblyzer.audio.trim_long_silences, the same samples kept, with the int16 PCM packed by numpy: its
+    struct.pack over a tuple of every sample cost three times the webrtcvad calls (docs/benchmarks.md)."""
+    import webrtcvad
+
+    y = y[:len(y) - len(y) % VAD_WINDOW]
+    pcm = np.round(y * 32767).astype("<i2").tobytes()
+    vad = webrtcvad.Vad(mode=3)
+    flags = np.array([vad.is_speech(pcm[2 * i:2 * (i + VAD_WINDOW)], sample_rate=ENCODER_RATE)
+                      for i in range(0, len(y), VAD_WINDOW)], dtype=float)
+    padded = np.concatenate([np.zeros((VAD_SMOOTHING - 1) // 2), flags, np.zeros(VAD_SMOOTHING // 2)])
+    sums = np.cumsum(padded)
+    sums[VAD_SMOOTHING:] = sums[VAD_SMOOTHING:] - sums[:-VAD_SMOOTHING]
+    voiced = np.round(sums[VAD_SMOOTHING - 1:] / VAD_SMOOTHING).astype(bool)
+    return y[np.repeat(binary_dilation(voiced, np.ones(VAD_MAX_SILENCE + 1)), VAD_WINDOW)]
+
+
+@lru_cache(maxsize=1)
+def _mel_filterbank() -> np.ndarray:
+    return librosa.filters.mel(sr=ENCODER_RATE, n_fft=ENCODER_FRAMES.n_fft, n_mels=ENCODER_MELS)
+
+
+def mel_spectrogram(y: np.ndarray) -> np.ndarray:
+    """resemblyzer.audio.wav_to_mel_spectrogram, (frames, 40), with its filterbank built once and the STFT by
+    torch.stft (librosa rebuilt the filterbank for every clip)."""
+    return (_mel_filterbank() @ power_spectrogram(y, ENCODER_FRAMES)).astype(np.float32).T
+
+
 def _partials(y: np.ndarray, cfg: Ge2eConfig) -> np.ndarray:
     """(partials, 160 frames, 40 mel bands) of one 16 kHz clip, cut as resemblyzer's embed_utterance cuts them,
     after bringing it to the encoder's level and trimming long pauses, as the encoder was trained."""
     from resemblyzer import VoiceEncoder
-    from resemblyzer.audio import normalize_volume, trim_long_silences, wav_to_mel_spectrogram
-    from resemblyzer.hparams import sampling_rate
+    from resemblyzer.audio import normalize_volume
 
     y = np.clip(normalize_volume(y.astype(np.float64), cfg.level_dbfs), -1.0, 1.0)  # webrtcvad reads int16
     trimmed = trim_long_silences(y)
-    y = trimmed if len(trimmed) >= cfg.min_voiced_s * sampling_rate else y
+    y = trimmed if len(trimmed) >= cfg.min_voiced_s * ENCODER_RATE else y
     wav_slices, mel_slices = VoiceEncoder.compute_partial_slices(len(y), cfg.partials_per_s, cfg.min_coverage)
-    mel = wav_to_mel_spectrogram(np.pad(y, (0, max(0, wav_slices[-1].stop - len(y)))).astype(np.float32))
+    mel = mel_spectrogram(np.pad(y, (0, max(0, wav_slices[-1].stop - len(y)))).astype(np.float32))
     return np.stack([mel[s] for s in mel_slices])
 
 
@@ -64,9 +101,9 @@ def ge2e_many(clips: list[np.ndarray], cfg: Ge2eConfig) -> list[np.ndarray]:
     import torch
 
     model = encoder()  # first: it imports resemblyzer with its import-time warnings silenced
-    from resemblyzer.hparams import mel_n_channels, partials_n_frames
+    from resemblyzer.hparams import partials_n_frames
 
-    none = np.zeros((0, partials_n_frames, mel_n_channels), np.float32)
+    none = np.zeros((0, partials_n_frames, ENCODER_MELS), np.float32)
     partials = [_partials(y, cfg) if np.any(y) else none for y in clips]
     stacked = torch.from_numpy(np.concatenate(partials))
     with torch.no_grad():
