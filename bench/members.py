@@ -5,9 +5,12 @@ speed copies of the training speakers included) is fitted once per split; every 
 scored as `ensemble` votes (mean probability), each test file alone. Two settings:
   emodb    EMO-DB leave-one-speaker-out, 7 classes (the default ensemble is svm+logreg)
   loco     leave-one-corpus-out over ravdess, emodb, casia on bench/accuracy.py's five shared emotions
+--select K keeps, after scaling, only the K features of highest ANOVA F on each split's training rows.
+--tta averages each test file's probabilities with those of its two stored speed copies (test-time
+augmentation: still each file alone, at three times the feature cost).
 
-  .venv/bin/python bench/members.py [--settings emodb,loco]   (after bench/accuracy.py has built the bench store)
-      ->  bench/results/members.json
+  .venv/bin/python bench/members.py [--settings emodb,loco] [--members svm,logreg] [--select 600] [--tta]
+      (after bench/accuracy.py has built the bench store)  ->  bench/results/members.json
 """
 from __future__ import annotations
 
@@ -32,7 +35,20 @@ MEMBERS = ("svm", "logreg", "svm_linear", "rf")
 def soft_votes(truth: np.ndarray, classes: np.ndarray, proba: dict[str, np.ndarray]) -> dict[str, float]:
     """UA of every non-empty combination of members: the argmax of their summed (so also mean) probabilities."""
     return {"+".join(combo): round(float(balanced_accuracy_score(truth, classes[sum(proba[m] for m in combo).argmax(1)])), 4)
-            for r in range(1, len(MEMBERS) + 1) for combo in itertools.combinations(MEMBERS, r)}
+            for r in range(1, len(proba) + 1) for combo in itertools.combinations(proba, r)}
+
+
+def member_pipeline(member: str, speakers: np.ndarray, select: int | None):
+    """The pipeline `serflow train` fits for this member; with select, ANOVA F selection before the classifier."""
+    from sklearn.feature_selection import SelectKBest, f_classif
+
+    from ser_models.catalog import build_estimator
+    from ser_models.classic import build_pipeline
+
+    pipeline = build_pipeline(build_estimator(member).config, speakers)
+    if select:
+        pipeline.steps.insert(len(pipeline.steps) - 1, ("select", SelectKBest(f_classif, k=select)))
+    return pipeline
 
 
 def splits(setting: str, rows) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -46,12 +62,19 @@ def splits(setting: str, rows) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return loco_splits(rows)
 
 
-def run(setting: str) -> dict:
+def test_proba(model, x: np.ndarray, rows, test: np.ndarray, tta: bool) -> np.ndarray:
+    """Probabilities of the test files; with tta, each the mean over the file and its speed copies in rows."""
+    if not tta:
+        return model.predict_proba(x[test])
+    copies = rows.groupby("utterance_id").indices
+    return np.stack([model.predict_proba(x[copies[u]]).mean(axis=0) for u in rows["utterance_id"].to_numpy()[test]])
+
+
+def run(setting: str, members: list[str], select: int | None, tta: bool) -> dict:
     from accuracy import LOCO_LABELS, default_copies  # bench/ is on sys.path when run as a script
 
     from data_contracts.labels import parse_label_map
-    from ser_models.catalog import DEFAULT_VECTOR_SET, build_estimator
-    from ser_models.classic import build_pipeline
+    from ser_models.catalog import DEFAULT_VECTOR_SET
     from ser_models.data import load_feature_data
     from tasks.lib.store import Store
 
@@ -63,13 +86,13 @@ def run(setting: str) -> dict:
     truth, proba, start = {}, {}, time.time()
     for name, train, test in splits(setting, rows):
         truth[name] = y[test]
-        for member in MEMBERS:
-            model = build_pipeline(build_estimator(member).config, speakers[train]).fit(x[train], y[train])
-            proba.setdefault(name, {})[member] = model.predict_proba(x[test])
+        for member in members:
+            model = member_pipeline(member, speakers[train], select).fit(x[train], y[train])
+            proba.setdefault(name, {})[member] = test_proba(model, x, rows, test, tta)
         classes = model.classes_
         print(f"{setting} {name}: {time.time() - start:.0f} s", flush=True)
     if setting == "emodb":  # pooled over the speakers' folds
-        pooled = {m: np.concatenate([proba[f][m] for f in truth]) for m in MEMBERS}
+        pooled = {m: np.concatenate([proba[f][m] for f in truth]) for m in members}
         ua = {"emodb": soft_votes(np.concatenate(list(truth.values())), classes, pooled)}
     else:
         ua = {held: soft_votes(truth[held], classes, proba[held]) for held in truth}
@@ -79,13 +102,19 @@ def run(setting: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", default="emodb,loco", help="emodb, loco or both")
+    parser.add_argument("--members", default=",".join(MEMBERS), help=f"some of {','.join(MEMBERS)}")
+    parser.add_argument("--select", type=int, help="keep the K features of highest ANOVA F (training rows only)")
+    parser.add_argument("--tta", action="store_true", help="average each test file with its stored speed copies")
+    args = parser.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning)
     result = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    for setting in parser.parse_args().settings.split(","):
-        result[setting] = {**run(setting), "features": "functionals_ge2e", "augment": "speedx2",
-                           "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    for setting in args.settings.split(","):
+        key = setting + (f"-select{args.select}" if args.select else "") + ("-tta" if args.tta else "")
+        result[key] = {**run(setting, args.members.split(","), args.select, args.tta), "features": "functionals_ge2e",
+                       "augment": "speedx2", "select": args.select, "tta": args.tta,
+                       "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result[setting]["ua_per_file"], indent=1), flush=True)
+        print(json.dumps(result[key]["ua_per_file"], indent=1), flush=True)
 
 
 if __name__ == "__main__":
