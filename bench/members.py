@@ -62,7 +62,7 @@ def splits(setting: str, rows) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return loco_splits(rows)
 
 
-def test_proba(model, x: np.ndarray, rows, test: np.ndarray, tta: bool) -> np.ndarray:
+def held_out_proba(model, x: np.ndarray, rows, test: np.ndarray, tta: bool) -> np.ndarray:
     """Probabilities of the test files; with tta, each the mean over the file and its speed copies in rows."""
     if not tta:
         return model.predict_proba(x[test])
@@ -88,7 +88,7 @@ def run(setting: str, members: list[str], select: int | None, tta: bool) -> dict
         truth[name] = y[test]
         for member in members:
             model = member_pipeline(member, speakers[train], select).fit(x[train], y[train])
-            proba.setdefault(name, {})[member] = test_proba(model, x, rows, test, tta)
+            proba.setdefault(name, {})[member] = held_out_proba(model, x, rows, test, tta)
         classes = model.classes_
         print(f"{setting} {name}: {time.time() - start:.0f} s", flush=True)
     if setting == "emodb":  # pooled over the speakers' folds
