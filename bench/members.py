@@ -8,8 +8,10 @@ scored as `ensemble` votes (mean probability), each test file alone. Two setting
 --select K keeps, after scaling, only the K features of highest ANOVA F on each split's training rows.
 --tta averages each test file's probabilities with those of its two stored speed copies (test-time
 augmentation: still each file alone, at three times the feature cost).
+--corpus-balanced weights each training row by 1 / its corpus's row count, so every training corpus counts
+the same (on top of the members' balanced class weights).
 
-  .venv/bin/python bench/members.py [--settings emodb,loco] [--members svm,logreg] [--select 600] [--tta]
+  .venv/bin/python bench/members.py [--settings emodb,loco] [--members svm,logreg] [--select 600] [--tta] [--corpus-balanced]
       (after bench/accuracy.py has built the bench store)  ->  bench/results/members.json
 """
 from __future__ import annotations
@@ -70,7 +72,14 @@ def held_out_proba(model, x: np.ndarray, rows, test: np.ndarray, tta: bool) -> n
     return np.stack([model.predict_proba(x[copies[u]]).mean(axis=0) for u in rows["utterance_id"].to_numpy()[test]])
 
 
-def run(setting: str, members: list[str], select: int | None, tta: bool) -> dict:
+def corpus_weights(corpus: np.ndarray) -> np.ndarray:
+    """Per row, 1 / its corpus's row count, scaled to a mean of 1."""
+    _, index, counts = np.unique(corpus, return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[index]
+    return weights / weights.mean()
+
+
+def run(setting: str, members: list[str], select: int | None, tta: bool, balanced: bool) -> dict:
     from accuracy import LOCO_LABELS, default_copies  # bench/ is on sys.path when run as a script
 
     from data_contracts.labels import parse_label_map
@@ -83,11 +92,14 @@ def run(setting: str, members: list[str], select: int | None, tta: bool) -> dict
     keep = default_copies(data.rows)
     rows = data.rows.iloc[keep].reset_index(drop=True)
     x, y, speakers = data.vectors(DEFAULT_VECTOR_SET)[keep], rows["emotion"].to_numpy(), rows["speaker_id"].to_numpy()
+    corpora_of = rows["corpus"].to_numpy()
     truth, proba, start = {}, {}, time.time()
     for name, train, test in splits(setting, rows):
         truth[name] = y[test]
         for member in members:
-            model = member_pipeline(member, speakers[train], select).fit(x[train], y[train])
+            model = member_pipeline(member, speakers[train], select)
+            weight = {f"{model.steps[-1][0]}__sample_weight": corpus_weights(corpora_of[train])} if balanced else {}
+            model.fit(x[train], y[train], **weight)
             proba.setdefault(name, {})[member] = held_out_proba(model, x, rows, test, tta)
         classes = model.classes_
         print(f"{setting} {name}: {time.time() - start:.0f} s", flush=True)
@@ -105,13 +117,16 @@ def main() -> None:
     parser.add_argument("--members", default=",".join(MEMBERS), help=f"some of {','.join(MEMBERS)}")
     parser.add_argument("--select", type=int, help="keep the K features of highest ANOVA F (training rows only)")
     parser.add_argument("--tta", action="store_true", help="average each test file with its stored speed copies")
+    parser.add_argument("--corpus-balanced", action="store_true", help="every training corpus weighs the same")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning)
     result = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for setting in args.settings.split(","):
-        key = setting + (f"-select{args.select}" if args.select else "") + ("-tta" if args.tta else "")
-        result[key] = {**run(setting, args.members.split(","), args.select, args.tta), "features": "functionals_ge2e",
-                       "augment": "speedx2", "select": args.select, "tta": args.tta,
+        key = (setting + (f"-select{args.select}" if args.select else "") + ("-tta" if args.tta else "")
+               + ("-corpus-balanced" if args.corpus_balanced else ""))
+        result[key] = {**run(setting, args.members.split(","), args.select, args.tta, args.corpus_balanced),
+                       "features": "functionals_ge2e", "augment": "speedx2", "select": args.select, "tta": args.tta,
+                       "corpus_balanced": args.corpus_balanced,
                        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result[key]["ua_per_file"], indent=1), flush=True)
