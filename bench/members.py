@@ -79,7 +79,7 @@ def corpus_weights(corpus: np.ndarray) -> np.ndarray:
     return weights / weights.mean()
 
 
-def run(setting: str, members: list[str], select: int | None, tta: bool, balanced: bool) -> dict:
+def run(setting: str, members: list[str], select: int | None, tta: bool, corpus_balanced: bool) -> dict:
     from accuracy import LOCO_LABELS, default_copies  # bench/ is on sys.path when run as a script
 
     from data_contracts.labels import parse_label_map
@@ -92,13 +92,13 @@ def run(setting: str, members: list[str], select: int | None, tta: bool, balance
     keep = default_copies(data.rows)
     rows = data.rows.iloc[keep].reset_index(drop=True)
     x, y, speakers = data.vectors(DEFAULT_VECTOR_SET)[keep], rows["emotion"].to_numpy(), rows["speaker_id"].to_numpy()
-    corpora_of = rows["corpus"].to_numpy()
+    row_corpus = rows["corpus"].to_numpy()
     truth, proba, start = {}, {}, time.time()
     for name, train, test in splits(setting, rows):
         truth[name] = y[test]
         for member in members:
             model = member_pipeline(member, speakers[train], select)
-            weight = {f"{model.steps[-1][0]}__sample_weight": corpus_weights(corpora_of[train])} if balanced else {}
+            weight = {f"{model.steps[-1][0]}__sample_weight": corpus_weights(row_corpus[train])} if corpus_balanced else {}
             model.fit(x[train], y[train], **weight)
             proba.setdefault(name, {})[member] = held_out_proba(model, x, rows, test, tta)
         classes = model.classes_
