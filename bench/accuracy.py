@@ -38,11 +38,11 @@ LOCO_LABELS = "calm=neutral,disgust=,surprised=,boredom="
 
 
 def default_copies(rows) -> np.ndarray:
-    """Row indices of the recordings and the default speed copies (`--augment speedx2`), as `serflow train`
-    keeps them: the benches on stored vectors train on the same rows."""
-    from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest
+    """Row indices of the recordings and the copies `serflow train` adds by default (`TRAIN_DEFAULT`): the
+    benches on stored vectors train on the same rows."""
+    from tasks.lib.augment import NO_AUGMENTATION, TRAIN_DEFAULT, AugmentationRequest
 
-    wanted = {NO_AUGMENTATION, *AugmentationRequest.parse("speedx2").keys()}
+    wanted = {NO_AUGMENTATION, *(key for spec in TRAIN_DEFAULT for key in AugmentationRequest.parse(spec).keys())}
     return np.flatnonzero(rows["augmentation"].isin(wanted).to_numpy())
 
 

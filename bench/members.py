@@ -64,12 +64,12 @@ def splits(setting: str, rows) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return loco_splits(rows)
 
 
-def held_out_proba(model, x: np.ndarray, rows, test: np.ndarray, tta: bool) -> np.ndarray:
-    """Probabilities of the test files; with tta, each the mean over the file and its speed copies in rows."""
-    if not tta:
+def held_out_proba(model, x: np.ndarray, test: np.ndarray, copies: list[np.ndarray] | None) -> np.ndarray:
+    """Probabilities of the test files; with copies (each row's own and its speed copies' rows), each test
+    file's the mean over itself and its copies."""
+    if copies is None:
         return model.predict_proba(x[test])
-    copies = rows.groupby("utterance_id").indices
-    return np.stack([model.predict_proba(x[copies[u]]).mean(axis=0) for u in rows["utterance_id"].to_numpy()[test]])
+    return np.stack([model.predict_proba(x[copies[i]]).mean(axis=0) for i in test])
 
 
 def corpus_weights(corpus: np.ndarray) -> np.ndarray:
@@ -93,6 +93,8 @@ def run(setting: str, members: list[str], select: int | None, tta: bool, corpus_
     rows = data.rows.iloc[keep].reset_index(drop=True)
     x, y, speakers = data.vectors(DEFAULT_VECTOR_SET)[keep], rows["emotion"].to_numpy(), rows["speaker_id"].to_numpy()
     row_corpus = rows["corpus"].to_numpy()
+    by_utterance = rows.groupby("utterance_id").indices
+    copies = [by_utterance[u] for u in rows["utterance_id"]] if tta else None
     truth, proba, start = {}, {}, time.time()
     for name, train, test in splits(setting, rows):
         truth[name] = y[test]
@@ -100,7 +102,7 @@ def run(setting: str, members: list[str], select: int | None, tta: bool, corpus_
             model = member_pipeline(member, speakers[train], select)
             weight = {f"{model.steps[-1][0]}__sample_weight": corpus_weights(row_corpus[train])} if corpus_balanced else {}
             model.fit(x[train], y[train], **weight)
-            proba.setdefault(name, {})[member] = held_out_proba(model, x, rows, test, tta)
+            proba.setdefault(name, {})[member] = held_out_proba(model, x, test, copies)
         classes = model.classes_
         print(f"{setting} {name}: {time.time() - start:.0f} s", flush=True)
     if setting == "emodb":  # pooled over the speakers' folds

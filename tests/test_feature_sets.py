@@ -164,7 +164,7 @@ def test_encoder_front_end_is_resemblyzers(small_corpus):
     from tasks.lib.audio import load
     from tasks.lib.feature_sets import voice
 
-    assert (voice.ENCODER_RATE, voice.ENCODER_MELS, voice.VAD_SMOOTHING, voice.VAD_MAX_SILENCE) == (
+    assert (voice.ENCODER_RATE, voice.ENCODER_FRAMES.n_mels, voice.VAD_SMOOTHING, voice.VAD_MAX_SILENCE) == (
         hparams.sampling_rate, hparams.mel_n_channels, hparams.vad_moving_average_width, hparams.vad_max_silence_length)
     assert voice.VAD_WINDOW == hparams.vad_window_length * hparams.sampling_rate // 1000
     y = load(str(next(small_corpus.rglob("*.wav"))))

@@ -11,19 +11,18 @@ import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import librosa
 import numpy as np
 from scipy.ndimage import binary_dilation
 
 from tasks.lib.feature_sets.functionals import FunctionalsConfig, feature_names, functionals
-from tasks.lib.feature_sets.spectra import FrameConfig, power_spectrogram
+from tasks.lib.feature_sets.spectra import FrameConfig, mel_filterbank, power_spectrogram
 
 EMBEDDING_SIZE = 256
 BATCH_PARTIALS = 64  # 1.6 s partials per LSTM call: batched, each costs about a third of one alone
 # resemblyzer's hparams for the encoder's front end (a test holds them equal to the package's)
 ENCODER_RATE = 16_000
-ENCODER_FRAMES = FrameConfig(n_fft=400, win_length=400, hop_length=160)  # 25 ms mel frames every 10 ms
-ENCODER_MELS = 40
+# 25 ms frames every 10 ms, 40 mel bands over 0-8 kHz
+ENCODER_FRAMES = FrameConfig(n_fft=400, win_length=400, hop_length=160, n_mels=40, fmin_hz=0.0)
 VAD_WINDOW = 480  # webrtcvad's 30 ms at 16 kHz
 VAD_SMOOTHING = 8  # windows in the moving average of the voice flags
 VAD_MAX_SILENCE = 6  # silent windows kept next to voice
@@ -70,15 +69,10 @@ def trim_long_silences(y: np.ndarray) -> np.ndarray:
     return y[np.repeat(binary_dilation(voiced, np.ones(VAD_MAX_SILENCE + 1)), VAD_WINDOW)]
 
 
-@lru_cache(maxsize=1)
-def _mel_filterbank() -> np.ndarray:
-    return librosa.filters.mel(sr=ENCODER_RATE, n_fft=ENCODER_FRAMES.n_fft, n_mels=ENCODER_MELS)
-
-
 def mel_spectrogram(y: np.ndarray) -> np.ndarray:
     """resemblyzer.audio.wav_to_mel_spectrogram, (frames, 40), with its filterbank built once and the STFT by
     torch.stft (librosa rebuilt the filterbank for every clip)."""
-    return (_mel_filterbank() @ power_spectrogram(y, ENCODER_FRAMES)).astype(np.float32).T
+    return (mel_filterbank(ENCODER_FRAMES) @ power_spectrogram(y, ENCODER_FRAMES)).astype(np.float32).T
 
 
 def _partials(y: np.ndarray, cfg: Ge2eConfig) -> np.ndarray:
@@ -103,7 +97,7 @@ def ge2e_many(clips: list[np.ndarray], cfg: Ge2eConfig) -> list[np.ndarray]:
     model = encoder()  # first: it imports resemblyzer with its import-time warnings silenced
     from resemblyzer.hparams import partials_n_frames
 
-    none = np.zeros((0, partials_n_frames, ENCODER_MELS), np.float32)
+    none = np.zeros((0, partials_n_frames, ENCODER_FRAMES.n_mels), np.float32)
     partials = [_partials(y, cfg) if np.any(y) else none for y in clips]
     stacked = torch.from_numpy(np.concatenate(partials))
     with torch.no_grad():
