@@ -45,8 +45,9 @@ def main() -> None:
     import shutil
 
     import pandas as pd
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
+    from flows.fanout import standing_cluster
     from flows.ingest import ingest_corpus
     from flows.score import score_calls
     from flows.settings import session_server
@@ -69,9 +70,7 @@ def main() -> None:
         warm_store = f"{tmp}/warm-store"
         shutil.copytree(f"{store}/models", f"{warm_store}/models")
         spec = f"bench:{registry.resolve(Store(store), 'bench').version}"
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                          env={"PREFECT_API_URL": api_url}) as lc, \
-                Client(lc) as client:
+        with standing_cluster(args.workers, api_url) as lc, Client(lc) as client:
             client.run(warm_worker, warm_store, spec)
             # a standing cluster has scored before: its workers hold the contract suite and report code too
             synth_calls(Path(tmp, "warm-inbox"), n_calls=4, turns=2, seed=1)
@@ -96,6 +95,7 @@ def main() -> None:
         "warm_wall_seconds": round(warm_wall, 1),
         "x_realtime_end_to_end_warm_workers": round(warm.audio_s / warm_wall, 1),
         "stages_cpu_seconds": {k: round(v, 2) for k, v in summary.stage_seconds.items()},
+        "warm_stages_cpu_seconds": {k: round(v, 2) for k, v in warm.stage_seconds.items()},
         "stages_x_realtime_per_core": {k: round(summary.audio_s / v, 1) for k, v in summary.stage_seconds.items() if v},
         "stage_share": {k: round(v / stage_total, 3) for k, v in summary.stage_seconds.items()},
         "segments": summary.segments,
