@@ -121,6 +121,17 @@ class ScoreSummary:
         return lines + ([f"day report: {self.report.path}"] if self.report else [])
 
 
+def call_batches(calls: list[CallFile], size: int) -> list[list[CallFile]]:
+    """Batches of at most `size` calls, dealt biggest file first and back and forth (0, 1, .., n-1, n-1, .., 0):
+    each batch gets a like mix of long and short calls. A file's size says too little about its work (codec,
+    channels) to cut contiguous runs of equal bytes; cut by size order, the first batch held all the longest."""
+    batches: list[list[CallFile]] = [[] for _ in range(-(-len(calls) // size))]
+    for i, call in enumerate(sorted(calls, key=lambda c: -c.size_bytes)):
+        lap, k = divmod(i, len(batches))
+        batches[k if lap % 2 == 0 else len(batches) - 1 - k].append(call)
+    return batches
+
+
 @task(name="plan-calls", cache_policy=NO_CACHE)
 def plan_calls(inbox: str, store: Store, model: str | None, batch_size: int, workers: int) -> ScorePlan:
     """Resolve the model version, then only new or changed calls become batches (at least one per worker)."""
@@ -131,9 +142,7 @@ def plan_calls(inbox: str, store: Store, model: str | None, batch_size: int, wor
     if touched:  # same bytes, new mtime: remember it, or every later run hashes these files again
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         store.write_partition(schemas.LEDGER_TABLE, pd.DataFrame(touched), {}, f"part-{stamp}-touched.parquet")
-    todo.sort(key=lambda c: -c.size_bytes)  # long calls first keeps workers busy to the end
-    size = max(1, min(batch_size, -(-len(todo) // max(1, workers))))
-    batches = [todo[i:i + size] for i in range(0, len(todo), size)]
+    batches = call_batches(todo, max(1, min(batch_size, -(-len(todo) // max(1, workers)))))
     logger = get_run_logger()
     logger.info("%s: %d files in %s, %d new or changed", spec, len(calls), inbox, len(todo))
     if loaded.speakers is None:

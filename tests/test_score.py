@@ -12,7 +12,7 @@ from data_contracts import schemas
 from flows.score import score_calls
 from ser_models.evaluation import diarization_error
 from tasks import score as calls_module
-from tasks.lib.inbox import list_inbox
+from tasks.lib.inbox import CallFile, list_inbox
 from tasks.lib.store import Store
 from tasks.lib.synth import synth_calls
 from tasks.lib.vad import WindowConfig
@@ -42,6 +42,15 @@ def inbox(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
 
 def results(store: str, table: str) -> pd.DataFrame:
     return duckdb.sql(f"select * from read_parquet('{store}/results/{table}/**/*.parquet', hive_partitioning=true)").df()
+
+
+def test_call_batches_mix_long_and_short_calls():
+    calls = [CallFile(f"c{i}", f"/in/c{i}.wav", size, 0.0) for i, size in enumerate([9, 1, 8, 2, 7, 3, 6, 4])]
+    batches = calls_module.call_batches(calls, size=4)
+    assert [[c.size_bytes for c in b] for b in batches] == [[9, 6, 4, 1], [8, 7, 3, 2]]  # 20 and 20 bytes
+    assert [len(b) for b in calls_module.call_batches(calls, size=3)] == [3, 3, 2]
+    assert sorted(c.call_id for b in calls_module.call_batches(calls, size=1) for c in b) == sorted(
+        c.call_id for c in calls)
 
 
 def test_scores_calls_and_rejects_bad_files(store, inbox, dask_address):
