@@ -9,7 +9,8 @@ scored as `ensemble` votes (mean probability), each test file alone. Two setting
 --tta averages each test file's probabilities with those of its two stored speed copies (test-time
 augmentation: still each file alone, at three times the feature cost).
 --corpus-balanced weights each training row by 1 / its corpus's row count, so every training corpus counts
-the same (on top of the members' balanced class weights).
+the same (on top of the members' balanced class weights), as `serflow train` does since this bench showed it
+helps; without it, the members are fitted unweighted, as before.
 
   .venv/bin/python bench/members.py [--settings emodb,loco] [--members svm,logreg] [--select 600] [--tta] [--corpus-balanced]
       (after bench/accuracy.py has built the bench store)  ->  bench/results/members.json
@@ -72,18 +73,12 @@ def held_out_proba(model, x: np.ndarray, test: np.ndarray, copies: list[np.ndarr
     return np.stack([model.predict_proba(x[copies[i]]).mean(axis=0) for i in test])
 
 
-def corpus_weights(corpus: np.ndarray) -> np.ndarray:
-    """Per row, 1 / its corpus's row count, scaled to a mean of 1."""
-    _, index, counts = np.unique(corpus, return_inverse=True, return_counts=True)
-    weights = 1.0 / counts[index]
-    return weights / weights.mean()
-
-
 def run(setting: str, members: list[str], select: int | None, tta: bool, corpus_balanced: bool) -> dict:
     from accuracy import LOCO_LABELS, default_copies  # bench/ is on sys.path when run as a script
 
     from data_contracts.labels import parse_label_map
     from ser_models.catalog import DEFAULT_VECTOR_SET
+    from ser_models.classic import fit_corpus_weighted
     from ser_models.data import load_feature_data
     from tasks.lib.store import Store
 
@@ -100,8 +95,10 @@ def run(setting: str, members: list[str], select: int | None, tta: bool, corpus_
         truth[name] = y[test]
         for member in members:
             model = member_pipeline(member, speakers[train], select)
-            weight = {f"{model.steps[-1][0]}__sample_weight": corpus_weights(row_corpus[train])} if corpus_balanced else {}
-            model.fit(x[train], y[train], **weight)
+            if corpus_balanced:
+                fit_corpus_weighted(model, x[train], y[train], row_corpus[train])
+            else:
+                model.fit(x[train], y[train])
             proba.setdefault(name, {})[member] = held_out_proba(model, x, test, copies)
         classes = model.classes_
         print(f"{setting} {name}: {time.time() - start:.0f} s", flush=True)

@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
 
-from ser_models.data import FeatureData
+from ser_models.data import FeatureData, corpus_weights, rows_per_corpus
 from ser_models.estimator import CLIP_SD, Estimator, config_from_card
 
 # skops already trusts scikit-learn's own estimators; these are the only other types serflow's pipelines hold.
@@ -91,6 +91,13 @@ def _logreg(config: LogRegConfig, speakers: np.ndarray | None) -> LogisticRegres
                                 use_legacy_attributes=False, **common)
 
 
+def fit_corpus_weighted(pipeline: Pipeline, x: np.ndarray, y: np.ndarray, corpus: np.ndarray) -> Pipeline:
+    """Fit with every corpus weighing the same (on top of the balanced class weights) when the rows span two
+    or more: leaving a corpus out, this raised per-file UA on two of the three (docs/benchmarks.md)."""
+    weights = corpus_weights(corpus)
+    return pipeline.fit(x, y, **({} if weights is None else {f"{pipeline.steps[-1][0]}__sample_weight": weights}))
+
+
 class SklearnEstimator(Estimator):
     def __init__(self, kind: str, feature_set: str, config: Config) -> None:
         self.kind, self.feature_sets, self.config = kind, (feature_set,), config
@@ -102,8 +109,9 @@ class SklearnEstimator(Estimator):
         self.classes = classes
         data = train if val is None or not len(val) else _concat(train, val)
         pipeline = build_pipeline(self.config, data.rows["speaker_id"].to_numpy())
-        self.pipeline = pipeline.fit(data.vectors(self.feature_sets[0]), self.labels(data))
-        return {"rows": len(data), **self._chosen()}
+        self.pipeline = fit_corpus_weighted(pipeline, data.vectors(self.feature_sets[0]), self.labels(data),
+                                            data.rows["corpus"].to_numpy())
+        return {"rows": len(data), "rows_per_corpus": rows_per_corpus(data), **self._chosen()}
 
     def _chosen(self) -> dict[str, Any]:
         """What the inner speaker-grouped search picked, for the model card."""

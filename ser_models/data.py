@@ -61,3 +61,18 @@ def load_feature_data(store: Store, feature_sets: tuple[str, ...], corpora: list
                         zip(joined[f"_{name}"], joined[f"_{name}_t"], joined[f"_{name}_b"])]
     rows = joined[["utterance_id", "augmentation", "speaker_id", "corpus", "emotion"]]
     return FeatureData(rows.reset_index(drop=True), arrays)
+
+
+def corpus_weights(corpus: pd.Series | np.ndarray) -> np.ndarray | None:
+    """Per row, 1 / its corpus's row count, scaled to a mean of 1: every training corpus counts the same
+    (CASIA's 1200 files would outweigh EMO-DB's 535). None for rows of one corpus."""
+    _, index, counts = np.unique(np.asarray(corpus), return_inverse=True, return_counts=True)
+    if len(counts) < 2:
+        return None
+    weights = 1.0 / counts[index]
+    return weights / weights.mean()
+
+
+def rows_per_corpus(data: FeatureData) -> dict[str, int]:
+    """Training rows per corpus, for the model card: with two or more, each corpus weighs the same."""
+    return {str(k): int(v) for k, v in data.rows["corpus"].value_counts().sort_index().items()}

@@ -13,7 +13,7 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
-from ser_models.data import FeatureData
+from ser_models.data import FeatureData, corpus_weights, rows_per_corpus
 from ser_models.estimator import Estimator, config_from_card
 
 
@@ -105,7 +105,10 @@ class TorchEstimator(Estimator):
         y = torch.as_tensor(labels, dtype=torch.long, device=device)
         counts = np.bincount(labels, minlength=len(classes)).astype(np.float32)
         weights = torch.from_numpy(counts.sum() / np.maximum(counts, 1) / len(classes)).to(device)
-        loss_fn = nn.CrossEntropyLoss(weight=weights)
+        row_weights = corpus_weights(train.rows["corpus"])  # None for one corpus: the class-weighted mean as it was
+        if row_weights is not None:
+            row_weights = torch.as_tensor(row_weights, dtype=torch.float32, device=device)
+        loss_fn = nn.CrossEntropyLoss(weight=weights, reduction="mean" if row_weights is None else "none")
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=cfg.lr_patience)
         has_val = val is not None and len(val) > 0
@@ -121,6 +124,8 @@ class TorchEstimator(Estimator):
                     continue
                 batch = self._batch(train, rows, None if starts is None else starts[b:b + cfg.batch_size])
                 loss = loss_fn(self.net({k: v.to(device) for k, v in batch.items()}), y[rows])
+                if row_weights is not None:  # each row's class weight (inside loss) times its corpus weight
+                    loss = (loss * row_weights[rows]).sum() / (weights[y[rows]] * row_weights[rows]).sum()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -134,7 +139,8 @@ class TorchEstimator(Estimator):
                 break
         self.net.load_state_dict(best)
         self.net.to("cpu")  # saving, export and scoring run on the CPU
-        return {"epochs": len(history), "best_epoch": best_epoch, "best_val_ua": best_ua if has_val else None}
+        return {"epochs": len(history), "best_epoch": best_epoch, "best_val_ua": best_ua if has_val else None,
+                "rows_per_corpus": rows_per_corpus(train)}
 
     def _shape_kwargs(self, dims: dict[str, int], n_classes: int) -> dict[str, Any]:
         names = {f.name for f in fields(self.config_cls)}
