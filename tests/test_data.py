@@ -30,10 +30,9 @@ def test_corpus_weights_give_each_corpus_the_same_total():
 def test_a_small_corpus_is_not_outvoted_by_a_big_one(model):
     """At x = +1: sad when each corpus weighs the same, angry when the same rows are one corpus."""
     angry = {}
-    for name, corpus in (("two", CORPUS), ("one", np.full(len(X), "big"))):
+    for name, corpus, rows in (("two", CORPUS, {"big": 90, "small": 10}), ("one", np.full(len(X), "big"), {"big": 100})):
         data, est = conflicting(corpus), build_estimator(model, max_epochs=60)
-        info = est.fit(data, None, ["angry", "sad"])
-        assert info["rows_per_corpus"] == {"big": 90, "small": 10} if name == "two" else {"big": 100}
+        assert est.fit(data, None, ["angry", "sad"])["rows_per_corpus"] == rows
         angry[name] = float(est.predict_proba(data.subset(np.array([0])))[0, 0])
     assert angry["two"] < 0.5 < angry["one"], angry
 
