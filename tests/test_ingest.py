@@ -84,6 +84,8 @@ def test_validation_report_is_saved(ingested):
     assert summary.contract_passed
     report = Path(summary.validation_report)
     assert report.exists() and '"success": true' in report.read_text()
+    # the stored record holds GX's summaries (what each check saw), not only pass/fail
+    assert '"element_count"' in report.read_text()
 
 
 def test_rerun_replaces_partition(faulty_corpus, ingested):
