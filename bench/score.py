@@ -5,7 +5,13 @@ telephone augmentation), writes long synthetic calls (stereo 8 kHz mu-law, mono 
 8 kHz A-law), then runs the score-calls flow on 2 Dask workers. Stage times are summed over workers (CPU-seconds per stage);
 the mono calls (two synthetic voices each) are diarized, and their diarization error rate is reported.
 
-Usage: .venv/bin/python bench/score.py [--calls 8] [--turns 40] [--feature-set functionals]
+The warm run is repeated --rounds times on the same standing cluster, each on a fresh store; the median
+round is reported beside every round's rate. This VM's speed drifts by half from one hour to the next, so
+the same calls also go through bench/features.py's plain loop (librosa.load + MFCC-40) in 2 single-threaded
+processes before and after the warm rounds: the warm rate over the loop's rate is comparable across hours,
+the bare x realtime is not.
+
+Usage: .venv/bin/python bench/score.py [--calls 8] [--turns 40] [--rounds 3] [--feature-set functionals]
        ->  bench/results/score.json (score-functionals.json with --feature-set functionals)
 """
 from __future__ import annotations
@@ -40,12 +46,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=8)
     parser.add_argument("--turns", type=int, default=40, help="utterance turns per call (~5 s each)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="warm runs, each on a fresh store (median reported)")
     parser.add_argument("--feature-set", help="what the SVM reads (default: the model's default, functionals_ge2e)")
     args = parser.parse_args()
     import shutil
 
     import pandas as pd
     from dask.distributed import Client
+    from features import plain_loop_2proc  # bench/ is on sys.path when run as a script
 
     from flows.fanout import standing_cluster
     from flows.ingest import ingest_corpus
@@ -67,18 +75,24 @@ def main() -> None:
         start = time.perf_counter()
         summary = score_calls(inbox=f"{tmp}/inbox", model="bench", store=store, workers=args.workers)
         wall = time.perf_counter() - start
-        warm_store = f"{tmp}/warm-store"
-        shutil.copytree(f"{store}/models", f"{warm_store}/models")
         spec = f"bench:{registry.resolve(Store(store), 'bench').version}"
+        synth_calls(Path(tmp, "warm-inbox"), n_calls=4, turns=2, seed=1)
+        warm_runs, calls = [], sorted(str(p) for p in Path(tmp, "inbox").iterdir() if p.suffix != ".csv")
+        plain = [plain_loop_2proc(calls)]
         with standing_cluster(args.workers, api_url) as lc, Client(lc) as client:
-            client.run(warm_worker, warm_store, spec)
-            # a standing cluster has scored before: its workers hold the contract suite and report code too
-            synth_calls(Path(tmp, "warm-inbox"), n_calls=4, turns=2, seed=1)
-            score_calls(inbox=f"{tmp}/warm-inbox", model="bench", store=warm_store, dask_address=lc.scheduler_address,
-                        batch_size=1)
-            start = time.perf_counter()
-            warm = score_calls(inbox=f"{tmp}/inbox", model="bench", store=warm_store, dask_address=lc.scheduler_address)
-            warm_wall = time.perf_counter() - start
+            for round_ in range(args.rounds):  # each round a fresh store, so every call is new to it
+                warm_store = f"{tmp}/warm-store{round_}"
+                shutil.copytree(f"{store}/models", f"{warm_store}/models")
+                client.run(warm_worker, warm_store, spec)
+                # a standing cluster has scored before: its workers hold the contract suite and report code too
+                score_calls(inbox=f"{tmp}/warm-inbox", model="bench", store=warm_store,
+                            dask_address=lc.scheduler_address, batch_size=1)
+                start = time.perf_counter()
+                warm = score_calls(inbox=f"{tmp}/inbox", model="bench", store=warm_store,
+                                   dask_address=lc.scheduler_address)
+                warm_runs.append((time.perf_counter() - start, warm))
+        warm_wall, warm = sorted(warm_runs, key=lambda run: run[0])[len(warm_runs) // 2]  # the median round
+        plain.append(plain_loop_2proc(calls))
         import duckdb
 
         segments, turns = (duckdb.sql(f"select * from read_parquet('{store}/results/{table}/**/*.parquet', "
@@ -89,11 +103,16 @@ def main() -> None:
         der, der_windows = diarization_error(turns, mono), diarization_error(segments, mono)
     stage_total = sum(summary.stage_seconds.values())
     result = {
+        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "calls": args.calls, "audio_minutes": round(summary.audio_s / 60, 1), "workers": args.workers,
         "cpu_count": os.cpu_count(), "wall_seconds": round(wall, 1),
         "x_realtime_end_to_end": round(summary.audio_s / wall, 1),
         "warm_wall_seconds": round(warm_wall, 1),
         "x_realtime_end_to_end_warm_workers": round(warm.audio_s / warm_wall, 1),
+        "warm_rounds_x_realtime": [round(run.audio_s / seconds, 1) for seconds, run in warm_runs],
+        # the same calls' audio per second of the plain loop on both cores, before and after the warm rounds
+        "plain_loop_x_realtime_before_after": [round(run["audio_s"] / run["seconds"], 1) for run in plain],
+        "warm_vs_plain_loop": round(warm.audio_s / warm_wall / (sum(r["audio_s"] / r["seconds"] for r in plain) / 2), 2),
         "stages_cpu_seconds": {k: round(v, 2) for k, v in summary.stage_seconds.items()},
         "warm_stages_cpu_seconds": {k: round(v, 2) for k, v in warm.stage_seconds.items()},
         "stages_x_realtime_per_core": {k: round(summary.audio_s / v, 1) for k, v in summary.stage_seconds.items() if v},
@@ -107,6 +126,7 @@ def main() -> None:
         "diarization_synthetic_mono": {k: round(float(v), 3) for k, v in der.items()},
         "diarization_synthetic_mono_windows": {k: round(float(v), 3) for k, v in der_windows.items()},
         "command": f"python bench/score.py --calls {args.calls} --turns {args.turns} --workers {args.workers}"
+                   f" --rounds {args.rounds}"
                    + (f" --feature-set {args.feature_set}" if args.feature_set else ""),
     }
     print(json.dumps(result, indent=2))
