@@ -50,6 +50,7 @@ def test_contract_refuses_augmented_rows_of_other_speakers():
                           "features": [np.zeros(2, np.float32)] * 3})
     result = validate_feature_part(frame, 2, False, {"s1"})
     assert not result.success and "augmented_speaker_allowed" in " ".join(result.failures)
+    assert "unexpected: [False]" in " ".join(result.failures)  # a failing frame is checked again for its values
     assert validate_feature_part(frame.iloc[:2], 2, False, {"s1"}).success
     bad = frame.iloc[:2].assign(features=[np.zeros(2, np.float32), np.array([np.nan, 1], np.float32)])
     assert "all_finite" in " ".join(validate_feature_part(bad, 2, False, {"s1"}).failures)
