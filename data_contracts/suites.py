@@ -56,8 +56,8 @@ def validate(suite_name: str, expectations: list, df: pd.DataFrame, full_report:
 
     batch = _batch_definition(suite_name).get_batch(batch_parameters={"dataframe": df})
     suite = gx.ExpectationSuite(name=suite_name, expectations=expectations)
-    result = None if full_report else batch.validate(suite, result_format="BOOLEAN_ONLY")
-    if result is None or not result.success:
+    result = batch.validate(suite, result_format="SUMMARY" if full_report else "BOOLEAN_ONLY")
+    if not result.success and not full_report:
         result = batch.validate(suite, result_format="SUMMARY")
     failures = []
     for res in result.results:
