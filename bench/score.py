@@ -77,8 +77,9 @@ def main() -> None:
         wall = time.perf_counter() - start
         spec = f"bench:{registry.resolve(Store(store), 'bench').version}"
         synth_calls(Path(tmp, "warm-inbox"), n_calls=4, turns=2, seed=1)
-        warm_runs, calls = [], sorted(str(p) for p in Path(tmp, "inbox").iterdir() if p.suffix != ".csv")
+        calls = sorted(str(p) for p in Path(tmp, "inbox").iterdir() if p.suffix != ".csv")
         plain = [plain_loop_2proc(calls)]
+        warm_runs = []
         with standing_cluster(args.workers, api_url) as lc, Client(lc) as client:
             for round_ in range(args.rounds):  # each round a fresh store, so every call is new to it
                 warm_store = f"{tmp}/warm-store{round_}"
