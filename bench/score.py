@@ -8,8 +8,8 @@ the mono calls (two synthetic voices each) are diarized, and their diarization e
 The warm run is repeated --rounds times on the same standing cluster, each on a fresh store; the median
 round is reported beside every round's rate. This VM's speed drifts by half from one hour to the next, so
 the same calls also go through bench/features.py's plain loop (librosa.load + MFCC-40) in 2 single-threaded
-processes before and after the warm rounds: the warm rate over the loop's rate is comparable across hours,
-the bare x realtime is not.
+processes before and after the warm rounds, as a record of the machine's speed at the time. It does not
+rescale the scoring rate: the two move differently (docs/benchmarks.md).
 
 Usage: .venv/bin/python bench/score.py [--calls 8] [--turns 40] [--rounds 3] [--feature-set functionals]
        ->  bench/results/score.json (score-functionals.json with --feature-set functionals)
@@ -113,7 +113,6 @@ def main() -> None:
         "warm_rounds_x_realtime": [round(run.audio_s / seconds, 1) for seconds, run in warm_runs],
         # the same calls' audio per second of the plain loop on both cores, before and after the warm rounds
         "plain_loop_x_realtime_before_after": [round(run["audio_s"] / run["seconds"], 1) for run in plain],
-        "warm_vs_plain_loop": round(warm.audio_s / warm_wall / (sum(r["audio_s"] / r["seconds"] for r in plain) / 2), 2),
         "stages_cpu_seconds": {k: round(v, 2) for k, v in summary.stage_seconds.items()},
         "warm_stages_cpu_seconds": {k: round(v, 2) for k, v in warm.stage_seconds.items()},
         "stages_x_realtime_per_core": {k: round(summary.audio_s / v, 1) for k, v in summary.stage_seconds.items() if v},
