@@ -62,6 +62,7 @@ def main() -> None:
     from flows.train import train_model
     from ser_models import registry
     from ser_models.evaluation import diarization_error, segment_level_metrics
+    from tasks.lib.inbox import list_inbox
     from tasks.lib.store import Store
     from tasks.lib.synth import synth_calls, synth_corpus
 
@@ -77,7 +78,7 @@ def main() -> None:
         wall = time.perf_counter() - start
         spec = f"bench:{registry.resolve(Store(store), 'bench').version}"
         synth_calls(Path(tmp, "warm-inbox"), n_calls=4, turns=2, seed=1)
-        calls = sorted(str(p) for p in Path(tmp, "inbox").iterdir() if p.suffix != ".csv")
+        calls = [call.path for call in list_inbox(f"{tmp}/inbox")]  # the files the flow scores
         plain = [plain_loop_2proc(calls)]
         warm_runs = []
         with standing_cluster(args.workers, api_url) as lc, Client(lc) as client:
