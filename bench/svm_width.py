@@ -29,8 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "svm_width.json"
 STORE = ROOT / "bench" / ".store"
-
-
 SHARED_WITH_EMODB = ("angry", "disgust", "fearful", "happy", "neutral", "sad")
 
 
@@ -78,20 +76,22 @@ def fixed_widths(data: tuple, train: np.ndarray, test: np.ndarray, scales: list[
 def ravdess(scales: list[float]) -> dict:
     """RAVDESS 5 folds by actor at each width, then a RAVDESS model's answers over EMO-DB."""
     from ser_models.evaluation import fold_indices, make_folds
+    from tasks.lib.augment import NO_AUGMENTATION
 
     data = load(["ravdess"], {})
+    rows, _, y, _, _ = data
     truth, predicted, start = [], {}, time.time()
-    for fold in make_folds(data[0], "speaker-kfold:5").folds:
-        train, test = fold_indices(data[0], fold, speaker_independent=True)
+    for fold in make_folds(rows, "speaker-kfold:5").folds:
+        train, test = fold_indices(rows, fold, speaker_independent=True)
         proba, classes = fixed_widths(data, train, test, scales)
-        truth.append(data[2][test])
+        truth.append(y[test])
         for k, p in proba.items():
             predicted.setdefault(k, []).append(classes[p.argmax(1)])
         print(f"ravdess {fold.name}: {time.time() - start:.0f} s", flush=True)
     ua = {k: round(float(balanced_accuracy_score(np.concatenate(truth), np.concatenate(v))), 4)
           for k, v in predicted.items()}
     both = load(["ravdess", "emodb"], {})
-    corpus, recording = both[4], both[0]["augmentation"].to_numpy() == "none"
+    corpus, recording = both[4], both[0]["augmentation"].to_numpy() == NO_AUGMENTATION
     proba, classes = fixed_widths(both, np.flatnonzero(corpus == "ravdess"),
                                   np.flatnonzero((corpus == "emodb") & recording), scales)
     shares = {k: {c: round(float((classes[p.argmax(1)] == c).mean()), 4) for c in classes} for k, p in proba.items()}
@@ -106,9 +106,10 @@ def loco(scales: list[float]) -> dict:
     from data_contracts.labels import parse_label_map
 
     data, out = load(["ravdess", "emodb", "casia"], parse_label_map(LOCO_LABELS)), {}
-    for held, train, test in loco_splits(data[0]):
+    rows, _, y, _, _ = data
+    for held, train, test in loco_splits(rows):
         proba, classes = fixed_widths(data, train, test, scales)
-        out[held] = {k: round(float(balanced_accuracy_score(data[2][test], classes[p.argmax(1)])), 4)
+        out[held] = {k: round(float(balanced_accuracy_score(y[test], classes[p.argmax(1)])), 4)
                      for k, p in proba.items()}
         print(f"loco, {held} held out: {out[held]}", flush=True)
     return {"loco_ua_per_file": out}
