@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "svm_width.json"
 STORE = ROOT / "bench" / ".store"
-SHARED_WITH_EMODB = ("angry", "disgust", "fearful", "happy", "neutral", "sad")
 
 
 def load(corpora: list[str], labels: dict) -> tuple:
@@ -91,12 +90,14 @@ def ravdess(scales: list[float]) -> dict:
     ua = {k: round(float(balanced_accuracy_score(np.concatenate(truth), np.concatenate(v))), 4)
           for k, v in predicted.items()}
     both = load(["ravdess", "emodb"], {})
-    corpus, recording = both[4], both[0]["augmentation"].to_numpy() == NO_AUGMENTATION
+    both_rows, _, emotion, _, corpus = both
+    recording = both_rows["augmentation"].to_numpy() == NO_AUGMENTATION
     proba, classes = fixed_widths(both, np.flatnonzero(corpus == "ravdess"),
                                   np.flatnonzero((corpus == "emodb") & recording), scales)
     shares = {k: {c: round(float((classes[p.argmax(1)] == c).mean()), 4) for c in classes} for k, p in proba.items()}
+    shared = set(emotion[corpus == "ravdess"]) & set(emotion[corpus == "emodb"])
     return {"ravdess_ua_per_file": ua, "emodb_shares_of_ravdess_model": shares,
-            "lowest_shared_class_share": {k: min(v[c] for c in SHARED_WITH_EMODB) for k, v in shares.items()}}
+            "lowest_shared_class_share": {k: min(v[c] for c in shared) for k, v in shares.items()}}
 
 
 def loco(scales: list[float]) -> dict:
