@@ -321,7 +321,7 @@ def add_features(sub: argparse._SubParsersAction, parents: list[argparse.Argumen
                        help="augment and extract features into the feature store (over Dask)")
     p.add_argument("--feature-set", default=DEFAULT_VECTOR_SET,
                    help=f"comma list of feature sets: {DEFAULT_VECTOR_SET} (what mlp/svm/logreg/rf read by default), "
-                   "functionals, ge2e, logmel, mfcc_seq, mfcc40_mean (docs/models.md)")
+                   "functionals_ge2e, functionals, ge2e, logmel, mfcc_seq, mfcc40_mean (docs/models.md)")
     p.add_argument("--augment", action="append", default=[], metavar="PRESET[xN]",
                    help="augmented copies, e.g. noisex2; presets in docs/models.md")
     p.add_argument("--augment-speakers", help="comma list of speaker_ids that may be augmented, or 'all'")
@@ -335,7 +335,8 @@ def add_train(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPa
     p = sub.add_parser("train", parents=parents, help="cross-validate a model speaker-independently and register it")
     p.add_argument("--model", required=True, help="mlp, svm, svm_linear, logreg, rf, cnn, cl or ensemble")
     p.add_argument("--corpus", required=True, help="comma list of ingested corpora")
-    p.add_argument("--feature-set", help="for mlp/svm/logreg/rf: functionals_ge2e (default), functionals, ge2e or mfcc40_mean; for cl: "
+    p.add_argument("--feature-set", help=f"for mlp/svm/logreg/rf: {DEFAULT_VECTOR_SET} (default), functionals_ge2e, functionals, ge2e or "
+                   "mfcc40_mean; for cl: "
                    "CNN_INPUT+LSTM_INPUT, logmel+mfcc_seq by default")
     p.add_argument("--cv", default="loso",
                    help="loso | speaker-kfold:K | holdout:<speaker,...> | random:0.2 (speaker-DEPENDENT, labelled so)")

@@ -13,9 +13,10 @@ if TYPE_CHECKING:
 # and importing torch, scikit-learn and the feature code here would make a typo cost ~5 s.
 
 DEFAULT_MEMBERS = ("mlp", "svm", "rf")
-# What the utterance-vector models read unless told otherwise: the functionals plus the GE2E voice embedding,
-# which beat the functionals alone within RAVDESS and EMO-DB and with each corpus held out (docs/benchmarks.md).
-DEFAULT_VECTOR_SET = "functionals_ge2e"
+# What the utterance-vector models read unless told otherwise: the GE2E voice encoder's layers and embedding,
+# which beat the functionals with the embedding within RAVDESS and EMO-DB and with each corpus held out
+# (docs/benchmarks.md).
+DEFAULT_VECTOR_SET = "ge2e_layers"
 
 
 @dataclass(frozen=True)

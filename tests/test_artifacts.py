@@ -50,7 +50,7 @@ def test_four_flows_publish_artifacts(trained_store, tmp_path, dask_address):
     assert any(n.startswith("ingest ravdess") for n in asyncio.run(_names_tagged("corpus:syn")))
     ingest = latest("ingest-syn")
     assert ingest is not None and "accepted" in ingest.data and latest("ingest-syn-quarantine").type == "table"
-    assert "rows computed" in latest("features-functionals-ge2e").data
+    assert "rows computed" in latest("features-ge2e-layers").data
     train = latest("train-ser")
     assert "Confusion matrix" in train.data and "Recall per class" in train.data
     assert len(latest("train-ser-folds").data) >= 2  # one row per fold and serving mode, plus pooled

@@ -8,7 +8,7 @@ from tests.conftest import tone
 
 @pytest.mark.parametrize("name,frame_level,bins", [
     ("functionals", False, 211 * 10 + 13), ("logmel", True, 64), ("mfcc_seq", True, 40), ("mfcc40_mean", False, 40),
-    ("ge2e", False, 256), ("functionals_ge2e", False, 211 * 10 + 13 + 256)])
+    ("ge2e", False, 256), ("ge2e_layers", False, 3 * 2 * 256 + 256), ("functionals_ge2e", False, 211 * 10 + 13 + 256)])
 def test_shapes_and_finite_on_silence_and_clipping(name, frame_level, bins):
     fs = FEATURE_SETS[name]
     speech = tone(1.0, freq=180)
@@ -125,7 +125,31 @@ def test_ge2e_batched_is_resemblyzers_embedding_of_each_clip(small_corpus):
     assert not batched[-1].any()
 
 
-@pytest.mark.parametrize("name", ["functionals", "logmel", "ge2e"])
+def test_ge2e_layers_are_the_encoder_layers_then_the_embedding(small_corpus):
+    """Each LSTM layer's mean and std over frames, read from the encoder's own weights: the last layer's final
+    frame gives back resemblyzer's embedding, and different clips give different statistics."""
+    import torch
+
+    from tasks.lib.audio import load
+    from tasks.lib.feature_sets.voice import encoder, encoder_layers
+
+    clips = [load(str(p)) for p in sorted(small_corpus.rglob("*.wav"))[:4]]
+    layered = FEATURE_SETS["ge2e_layers"].extract_many(clips)
+    for clip, x in zip(clips, layered):
+        np.testing.assert_allclose(x[:, -256:], FEATURE_SETS["ge2e"].extract(clip), atol=1e-5)
+    assert FEATURE_SETS["ge2e_layers"].names()[0] == "ge2e_l1_mean000" and FEATURE_SETS["ge2e_layers"].names()[-1] == "ge2e255"
+    partials = torch.randn(3, 160, 40)
+    with torch.no_grad():
+        out = partials
+        for layer in encoder_layers():
+            out, _ = layer(out)
+        np.testing.assert_allclose(out.numpy(), encoder().lstm(partials)[0].numpy(), atol=1e-6)
+    stats = np.vstack(layered)[:, :-256]
+    assert (stats.std(axis=0) > 0).mean() > 0.9  # the clips differ in most statistics
+    assert not FEATURE_SETS["ge2e_layers"].extract(np.zeros(16_000, np.float32)).any()  # digital silence: zeros
+
+
+@pytest.mark.parametrize("name", ["functionals", "logmel", "ge2e", "ge2e_layers"])
 def test_features_ignore_recording_gain_and_silence_padding(name, small_corpus):
     """The same voice at another gain, or padded with digital silence, gives (nearly) the same features."""
     from tasks.lib.audio import load

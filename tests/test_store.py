@@ -99,7 +99,7 @@ def test_whole_chain_on_s3_with_a_separate_cluster_survives_a_killed_worker(sepa
 
     synth_corpus(tmp_path / "corpus", n_speakers=3, emotions=("happy", "sad", "angry"), repetitions=1)
     ingest_corpus(kind="ravdess", path=str(tmp_path / "corpus"), name="syn", store=store)
-    build_features(feature_set="functionals_ge2e", corpus=["syn"], store=store, dask_address=address)
+    build_features(feature_set="ge2e_layers", corpus=["syn"], store=store, dask_address=address)
     train_model(model="svm", corpus=["syn"], cv="holdout:syn:03", store=store, name="ser", dask_address=address)
 
     def kill_w2_once_it_works() -> None:  # SIGKILL the second worker while it holds a score-call batch

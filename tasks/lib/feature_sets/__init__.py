@@ -18,6 +18,9 @@ from tasks.lib.feature_sets.voice import (
     functionals_ge2e_many,
     functionals_ge2e_names,
     ge2e,
+    ge2e_layers,
+    ge2e_layers_many,
+    ge2e_layers_names,
     ge2e_many,
     ge2e_names,
 )
@@ -80,6 +83,8 @@ FEATURE_SETS: dict[str, FeatureSet] = {
                               names_fn=feature_names),
     "ge2e": FeatureSet("ge2e", Ge2eConfig(), ge2e, frame_level=False, code_version=1, names_fn=ge2e_names,
                        many_fn=ge2e_many),
+    "ge2e_layers": FeatureSet("ge2e_layers", Ge2eConfig(), ge2e_layers, frame_level=False, code_version=1,
+                              names_fn=ge2e_layers_names, many_fn=ge2e_layers_many),
     "functionals_ge2e": FeatureSet("functionals_ge2e", FunctionalsGe2eConfig(), functionals_ge2e, frame_level=False,
                                    code_version=2, names_fn=functionals_ge2e_names, many_fn=functionals_ge2e_many),
     "logmel": FeatureSet("logmel", LogMelConfig(), logmel, frame_level=True, code_version=3),
