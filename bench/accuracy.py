@@ -15,6 +15,7 @@ bench/results/accuracy.json, so the benchmark can be run piecewise:
 
   .venv/bin/python bench/accuracy.py --corpora emodb --models mlp,svm,rf --augment none,noise
   .venv/bin/python bench/accuracy.py --loco --corpora ravdess,emodb,casia --models logreg --augment none
+  .venv/bin/python bench/accuracy.py --corpora ravdess --models svm --labels calm=neutral --shares-on emodb
   .venv/bin/python bench/accuracy.py --corpora emodb --models cnn,cl --device cuda   (a GPU: rows cnn@cuda, cl@cuda)
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -171,6 +173,9 @@ def main() -> None:
     parser.add_argument("--shares-on", metavar="CORPUS",
                         help="also score every file of CORPUS with each model trained on another corpus and record "
                              "the share of each predicted class (the collapse check)")
+    parser.add_argument("--labels", metavar="MAP",
+                        help="a label map for the within-corpus runs, as serflow train --labels (e.g. calm=neutral); "
+                             "rows keyed with it")
     parser.add_argument("--table", action="store_true", help="print the results table and exit")
     args = parser.parse_args()
     if args.table:
@@ -202,7 +207,8 @@ def members_of(model: str, members: str | None) -> list[str] | None:
 def run_flags(args: argparse.Namespace, model: str) -> str:
     """The options of this run that a row's command repeats."""
     return ((" --speaker-norm" if args.speaker_norm else "") + (" --device cuda" if args.device == "cuda" else "")
-            + (f" --members {args.members}" if members_of(model, args.members) else ""))
+            + (f" --members {args.members}" if members_of(model, args.members) else "")
+            + (f" --labels {args.labels}" if args.labels else ""))
 
 
 def model_label(model: str, members: str | None, device: str = "cpu") -> str:
@@ -226,10 +232,12 @@ def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) 
 
     start, norm = time.perf_counter(), args.speaker_norm
     suffix = "-norm" if norm else ""
+    relabelled = "-" + re.sub(r"[^a-z0-9]+", "-", args.labels) if args.labels else ""
     label = model_label(model, args.members, args.device)
     summary = train_model(model=model, corpus=[corpus], cv=CV[corpus], augment=[] if augment == "none" else [augment],
-                          store=args.store, name=f"bench-{corpus}-{safe(label)}-{augment}{suffix}", speaker_norm=norm,
-                          members=members_of(model, args.members), device=args.device)
+                          store=args.store, name=f"bench-{corpus}-{safe(label)}-{augment}{suffix}{relabelled}",
+                          speaker_norm=norm, members=members_of(model, args.members), device=args.device,
+                          labels=args.labels)
     spec = f"{summary.name}:{summary.version}"
     card = registry.resolve(Store(args.store), spec).card
     command = (f"python bench/accuracy.py --corpora {corpus} --models {model} --augment {augment}"
@@ -239,7 +247,8 @@ def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) 
         build_features(feature_set=card["feature_sets"][0], corpus=[args.shares_on], store=args.store)
         shares = predicted_shares(args.store, spec, args.shares_on, norm)
         command += f" --shares-on {args.shares_on}"
-    record(f"{corpus}|{label}|{augment}{suffix}", corpus, card["cv_label"], label, augment, norm,
+    shown = f"{label} [{args.labels}]" if args.labels else label
+    record(f"{corpus}|{shown}|{augment}{suffix}", corpus, card["cv_label"], shown, augment, norm,
            card["metrics"]["pooled"], card["metrics"].get("pooled_speaker_context"), card, start, command, shares)
 
 
