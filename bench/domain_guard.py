@@ -1,7 +1,7 @@
 """Out-of-domain guard on shared audio: matched unseen speakers vs the same files shifted, and another corpus.
 
-The guard is fitted as `serflow train` fits it (DomainGuard.fit on the training rows'
-`functionals_ge2e`, what the feature models read by default) on
+The guard is fitted as `serflow train` fits it (DomainGuard.fit on the training rows' vectors of the set the
+feature models read by default, `ser_models.catalog.DEFAULT_VECTOR_SET`) on
 RAVDESS actors 01-18 from the bench store; actors 19-20 are the matched test, then the same files with
 clipped x20 gain, a noise floor (5 and 15 dB SNR) and a telephone channel, and every EMO-DB file, all
 served from raw audio as `serflow predict` serves them (features plus the clipping check); and, per

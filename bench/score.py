@@ -1,6 +1,6 @@
 """End-to-end call scoring speed: minutes of calls scored, x realtime overall and per stage, on this machine.
 
-Builds its own small model (synthetic corpus, SVM on its default `functionals_ge2e` or --feature-set, with
+Builds its own small model (synthetic corpus, SVM on the default feature set or --feature-set, with
 telephone augmentation), writes long synthetic calls (stereo 8 kHz mu-law, mono 16 kHz, stereo FLAC, mono
 8 kHz A-law), then runs the score-calls flow on 2 Dask workers. Stage times are summed over workers (CPU-seconds per stage);
 the mono calls (two synthetic voices each) are diarized, and their diarization error rate is reported.
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=40, help="utterance turns per call (~5 s each)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3, help="warm runs, each on a fresh store (median reported)")
-    parser.add_argument("--feature-set", help="what the SVM reads (default: the model's default, functionals_ge2e)")
+    parser.add_argument("--feature-set", help="what the SVM reads (default: the model's default, ser_models.catalog.DEFAULT_VECTOR_SET)")
     args = parser.parse_args()
     import shutil
 
