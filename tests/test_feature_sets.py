@@ -191,6 +191,8 @@ def test_encoder_front_end_is_resemblyzers(small_corpus):
     assert (voice.ENCODER_RATE, voice.ENCODER_FRAMES.n_mels, voice.VAD_SMOOTHING, voice.VAD_MAX_SILENCE) == (
         hparams.sampling_rate, hparams.mel_n_channels, hparams.vad_moving_average_width, hparams.vad_max_silence_length)
     assert voice.VAD_WINDOW == hparams.vad_window_length * hparams.sampling_rate // 1000
+    assert (voice.ENCODER_LAYERS, voice.EMBEDDING_SIZE, voice.EMBEDDING_SIZE) == (
+        hparams.model_num_layers, hparams.model_hidden_size, hparams.model_embedding_size)
     y = load(str(next(small_corpus.rglob("*.wav"))))
     paused = np.concatenate([y, np.zeros(16_000, np.float32), y]).astype(np.float64)  # a second of pause inside
     trimmed = voice.trim_long_silences(paused)

@@ -17,23 +17,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.ndimage import binary_dilation
 
-if TYPE_CHECKING:
-    import torch
-
 from tasks.lib.feature_sets.functionals import FunctionalsConfig, feature_names, functionals
 from tasks.lib.feature_sets.spectra import FrameConfig, mel_filterbank, power_spectrogram
 
+if TYPE_CHECKING:
+    import torch
+
+# resemblyzer's hparams for the encoder's model and front end (a test holds them equal to the package's)
 EMBEDDING_SIZE = 256  # also the LSTM's hidden size
 ENCODER_LAYERS = 3
-LAYER_STATS = ENCODER_LAYERS * 2 * EMBEDDING_SIZE  # each layer's mean and std over a partial's frames
-BATCH_PARTIALS = 64  # 1.6 s partials per LSTM call: batched, each costs about a third of one alone
-# resemblyzer's hparams for the encoder's front end (a test holds them equal to the package's)
 # 25 ms frames every 10 ms at 16 kHz, 40 mel bands over 0-8 kHz
 ENCODER_FRAMES = FrameConfig(n_fft=400, win_length=400, hop_length=160, n_mels=40, fmin_hz=0.0)
 ENCODER_RATE = ENCODER_FRAMES.sample_rate
 VAD_WINDOW = 480  # webrtcvad's 30 ms at 16 kHz
 VAD_SMOOTHING = 8  # windows in the moving average of the voice flags
 VAD_MAX_SILENCE = 6  # silent windows kept next to voice
+LAYER_STATS = ENCODER_LAYERS * 2 * EMBEDDING_SIZE  # each layer's mean and std over a partial's frames
+BATCH_PARTIALS = 64  # 1.6 s partials per LSTM call: batched, each costs about a third of one alone
 
 
 @dataclass(frozen=True)
