@@ -229,6 +229,8 @@ def _prediction_line(r: dict) -> str:
     domain = "" if r["in_domain"] is None else f"  domain_score={r['domain_score']:.3f}" + ("" if r["in_domain"] else " OUT OF DOMAIN")
     if r["clipped_share"] > MAX_CLIPPED_SHARE:
         domain += f" (clipped: {r['clipped_share']:.1%} of samples at full scale)"
+    if r["narrowband"] and r["in_domain"] is False:
+        domain += " (narrowband: through a phone line)"
     return f"{r['path']}: {r['emotion']} ({r['confidence']:.2f})  [{probs}]{domain}  {r['model']}"
 
 

@@ -8,7 +8,10 @@ held-out training speakers: ranges fitted without them, their rows scored, and t
 Level is normalised away before features, so a recording made far too hot looks in domain to the features
 unless its input stage saturated badly. Saturation is measured on the audio itself: a row whose
 `clipped_share` (share of samples at full scale, computed when raw audio is served) exceeds
-`MAX_CLIPPED_SHARE` is out of domain whatever its features say.
+`MAX_CLIPPED_SHARE` is out of domain whatever its features say. So is a phone line's band: features learnt on
+thousands of microphones change little through one, while the model's accuracy does. A row whose
+`wideband_share` (power above an 8 kHz line's band) is below `MIN_WIDEBAND_SHARE` is out of domain unless
+training heard narrowband audio (a preset with the phone band, or recordings sampled below 10 kHz).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from sklearn.model_selection import GroupKFold
 
 from ser_models.data import FeatureData
 from ser_models.registry import load_attachment, save_attachment
+from tasks.lib.audio import NARROWBAND_TOP_HZ
 
 GUARD_STEM = "domain_guard"  # domain_guard.npz and .json beside the weights
 RANGE_PERCENTILES = (0.5, 99.5)
@@ -28,6 +32,10 @@ MAX_FOLDS = 5
 COLLAPSE_SHARE = 0.9  # one class for more than this share of a batch: the model is likely out of its depth
 COLLAPSE_MIN_BATCH = 10
 MAX_CLIPPED_SHARE = 0.002  # shared corpora's originals stay below 0.1% of samples (docs/benchmarks.md)
+# Of the power above NARROWBAND_TOP_HZ: the shared corpora's originals hold 3e-4 and more, serflow's synthetic
+# voices 2e-4 and more, the same audio through TelephoneChannel 2e-5 and less (docs/benchmarks.md).
+MIN_WIDEBAND_SHARE = 6e-5
+NARROWBAND_RATE = 2 * NARROWBAND_TOP_HZ  # recordings sampled below this hold no wideband power
 
 
 def row_vectors(data: FeatureData, feature_set: str) -> np.ndarray:
@@ -42,6 +50,7 @@ class DomainGuard:
     high: np.ndarray
     threshold: float
     method: str
+    narrowband_seen: bool = True  # training heard phone-band audio; guards from before this check judge no band
 
     def scores(self, data: FeatureData) -> np.ndarray:
         """Share of each row's features outside the training range, 0..1."""
@@ -52,18 +61,20 @@ class DomainGuard:
         return scores <= self.threshold
 
     def assess(self, data: FeatureData) -> tuple[np.ndarray, np.ndarray]:
-        """domain_score per row, and in_domain: features within the threshold and, where the rows carry
-        `clipped_share`, an input that did not saturate."""
+        """domain_score per row, and in_domain: features within the threshold and, where the rows carry the
+        raw audio's measures, an input that did not saturate and, unless training heard one, no phone line."""
         scores = self.scores(data)
         ok = self.in_domain(scores)
         if "clipped_share" in data.rows:
             ok &= data.rows["clipped_share"].to_numpy() <= MAX_CLIPPED_SHARE
+        if "wideband_share" in data.rows and not self.narrowband_seen:
+            ok &= ~(data.rows["wideband_share"].to_numpy() < MIN_WIDEBAND_SHARE)  # NaN, digital silence: no band
         return scores, ok
 
     @classmethod
-    def fit(cls, data: FeatureData, feature_set: str) -> DomainGuard:
+    def fit(cls, data: FeatureData, feature_set: str, narrowband_seen: bool = False) -> DomainGuard:
         """Ranges from every training row (augmented copies widen them: their conditions are in domain); the
-        threshold from speaker-grouped held-out scores."""
+        threshold from speaker-grouped held-out scores; narrowband_seen: training heard phone-band audio."""
         x = row_vectors(data, feature_set)
         speakers = data.rows["speaker_id"].to_numpy()
         held_out = []
@@ -80,13 +91,14 @@ class DomainGuard:
                       f"held-out training speakers ({n_folds} speaker-grouped folds)")
         else:  # one speaker: no held-out speakers to calibrate on, flag only what is far out
             threshold, method = 0.25, "fixed 0.25 (fewer than two training speakers)"
-        return cls(feature_set, low, high, threshold, method)
+        return cls(feature_set, low, high, threshold, method, narrowband_seen)
 
     def describe(self) -> dict:
         """What the model card records."""
         return {"feature_set": self.feature_set, "range_percentiles": list(RANGE_PERCENTILES),
                 "threshold": round(self.threshold, 4), "threshold_method": self.method,
-                "max_clipped_share": MAX_CLIPPED_SHARE}
+                "max_clipped_share": MAX_CLIPPED_SHARE, "min_wideband_share": MIN_WIDEBAND_SHARE,
+                "narrowband_seen": self.narrowband_seen}
 
     def save(self, folder: Path) -> None:
         save_attachment(folder, GUARD_STEM, {"low": self.low, "high": self.high}, self.describe())
@@ -98,7 +110,8 @@ class DomainGuard:
         if saved is None:
             return None
         arrays, info = saved
-        return cls(info["feature_set"], arrays["low"], arrays["high"], info["threshold"], info["threshold_method"])
+        return cls(info["feature_set"], arrays["low"], arrays["high"], info["threshold"], info["threshold_method"],
+                   info.get("narrowband_seen", True))
 
 
 def dominant_share(labels: list[str]) -> tuple[str | None, float]:

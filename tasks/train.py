@@ -18,7 +18,7 @@ from ser_models.calibration import cross_fitted_calibration
 from ser_models.catalog import DEFAULT_MEMBERS, build_estimator
 from ser_models.data import FeatureData, class_list, load_feature_data
 from ser_models.diarization import SpeakerSpace
-from ser_models.domain import DomainGuard
+from ser_models.domain import NARROWBAND_RATE, DomainGuard
 from ser_models.estimator import Estimator
 from ser_models.evaluation import (
     CVPlan,
@@ -31,9 +31,10 @@ from ser_models.evaluation import (
     validation_split,
 )
 from ser_models.speaker_norm import served_predictions
-from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest
+from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest, reaches_phone_band
 from tasks.lib.feature_sets import get_feature_set
 from tasks.lib.store import InvalidName, Store, checked_name
+from tasks.lib.tables import read_manifest
 
 SERVED_PER_FILE = "per-file"  # each test file alone, as `serflow predict` and one call segment see it
 SERVED_IN_CONTEXT = "per-speaker context"  # normalised with the test speaker's own unlabelled audio
@@ -68,7 +69,8 @@ class TrainSummary:
                 "(speaker-disjoint CV predictions, cross-fitted)"
                 + ("" if c.get("applied", True) else f"; not served: scaling by {c['fitted_temperature']:.2f} raised it"),
                 f"out of domain: domain_score > {g['threshold']:.3f} ({g['threshold_method']})"
-                + (f", or more than {g['max_clipped_share']:.1%} of samples clipped" if "max_clipped_share" in g else "")]
+                + (f", or more than {g['max_clipped_share']:.1%} of samples clipped" if "max_clipped_share" in g else "")
+                + (", or narrowband (a phone line: training heard none)" if g.get("narrowband_seen") is False else "")]
 
 
 def feature_sets_for(model: str, feature_set: str | None, members: list[str] | None) -> tuple[str, ...]:
@@ -133,6 +135,14 @@ def load_data(req: TrainRequest) -> FeatureData:
     if not len(keep):
         raise TrainError(f"no {req.feature_sets} features for corpora {list(req.corpora)} in {req.store}")
     return data.subset(keep)
+
+
+def heard_phone_lines(req: TrainRequest, rows: pd.DataFrame) -> bool:
+    """Whether training heard narrowband audio: copies from a preset with the phone band, or recordings sampled
+    at a phone line's rate, so the guard does not call such audio out of domain."""
+    manifest = read_manifest(req.store, list(req.corpora))
+    recorded = manifest[manifest["utterance_id"].isin(rows["utterance_id"])]["sample_rate"]
+    return any(reaches_phone_band(a) for a in rows["augmentation"].unique()) or bool((recorded < NARROWBAND_RATE).any())
 
 
 @task(name="plan-cv", cache_policy=NO_CACHE)
@@ -215,7 +225,7 @@ def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[Fold
     est = req.estimator()
     fit, val = split_validation(est, data.rows, np.arange(len(data)), plan, req.seed)
     history = est.fit(data.subset(fit), data.subset(val), classes)
-    guard = DomainGuard.fit(data, req.feature_sets[0])
+    guard = DomainGuard.fit(data, req.feature_sets[0], heard_phone_lines(req, data.rows))
     speaker_space = SpeakerSpace.fit(data, req.feature_sets[0])
     table, detail = metrics_table(results, classes, plan.label)
     card = {

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from tasks.lib.augment import AugmentationRequest, TelephoneChannel, augment, presets
+from tasks.lib.augment import AugmentationRequest, TelephoneChannel, augment, presets, reaches_phone_band
 
 
 def speechlike(seconds: float = 1.0, sr: int = 16_000) -> np.ndarray:
@@ -37,6 +37,11 @@ def test_telephone_preset_band_limits():
     assert band_energy_db(phone, 0, 100) < in_band - 25
     assert band_energy_db(y, 4200, 8000) > band_energy_db(y, 500, 3000) - 3  # the input was white
     assert {"low_hz", "high_hz"} <= set(json.loads(params)[0])
+
+
+def test_presets_that_reach_the_phone_band():
+    assert reaches_phone_band("telephone#0") and reaches_phone_band("call#1")
+    assert not reaches_phone_band("speed#0") and not reaches_phone_band("none")
 
 
 def test_transform_validates_parameters():

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 
 from ser_models.data import FeatureData
-from ser_models.domain import DomainGuard, collapse_warning, dominant_share
+from ser_models.domain import MIN_WIDEBAND_SHARE, DomainGuard, collapse_warning, dominant_share
 from ser_models.inference import features_of
-from tasks.lib.audio import clipped_share, load
+from tasks.lib.audio import clipped_share, load, wideband_share
 from tasks.lib.corpora import prepare_ravdess
 from tests.shifts import SHIFTS
 
@@ -67,12 +67,29 @@ def test_saturated_recordings_are_out_of_domain_whatever_their_features(guard_an
     assert guard.describe()["max_clipped_share"] > 0
 
 
+def test_a_phone_line_is_out_of_domain_unless_training_heard_one(guard_and_clips):
+    """The band is measured on the audio, as saturation is: the synthetic voices reach above 5 kHz and their
+    phone-line copies do not; a guard whose training heard no narrowband audio flags every copy, and one whose
+    training did leaves the verdict to the features."""
+    from dataclasses import replace
+
+    guard, clips = guard_and_clips
+    studio, phone = (features_of(batch, ("functionals",)) for batch in (clips, [SHIFTS["telephone"](y) for y in clips]))
+    assert (studio.rows["wideband_share"] > MIN_WIDEBAND_SHARE).all()
+    assert (phone.rows["wideband_share"] < MIN_WIDEBAND_SHARE).all()
+    assert not guard.narrowband_seen and not guard.assess(phone)[1].any()
+    heard = replace(guard, narrowband_seen=True)
+    np.testing.assert_array_equal(heard.assess(phone)[1], heard.in_domain(heard.scores(phone)))
+    assert np.isnan(wideband_share(np.zeros(16_000, np.float32)))  # digital silence has no band to judge
+
+
 def test_guard_round_trips_without_pickle(guard_and_clips, tmp_path):
     guard, clips = guard_and_clips
     guard.save(tmp_path)
     loaded = DomainGuard.load(tmp_path)
     rows = features_of(clips[:3], ("functionals",))
     assert loaded.threshold == pytest.approx(guard.threshold, abs=1e-4)
+    assert loaded.narrowband_seen == guard.narrowband_seen
     np.testing.assert_array_equal(loaded.scores(rows), guard.scores(rows))
     assert DomainGuard.load(tmp_path / "elsewhere") is None
 

@@ -53,6 +53,7 @@ def test_augmented_training_and_label_map(store, dask_address):
                           labels="calm_as_neutral", store=store, name="svm-aug", dask_address=dask_address)
     card = registry.resolve(Store(store), "svm-aug").card
     assert "calm" not in card["classes"] and card["augment"] == ["noise"]
+    assert card["domain_guard"]["narrowband_seen"] is False  # noise copies and 16 kHz recordings: no phone line
     assert summary.table.set_index("fold").loc["pooled", "n"] == 30
 
 
@@ -109,3 +110,9 @@ def test_only_a_model_that_stops_early_gives_up_copies_for_validation(model, mem
     else:  # every training speaker's copies are trained on
         assert list(fit) == list(train) and len(val) == 0
     assert est.stops_early == (model == "mlp" or "mlp" in members)
+
+
+def test_a_model_trained_on_phone_copies_keeps_phone_audio_in_domain(trained_store):
+    """The guard's phone-band check stands down for a model whose training heard the `telephone` preset."""
+    card = registry.resolve(Store(trained_store), "ser").card
+    assert card["augment"] == ["telephone"] and card["domain_guard"]["narrowband_seen"] is True

@@ -47,9 +47,24 @@ def check_samples(samples: np.ndarray) -> np.ndarray:
 FULL_SCALE = 0.95  # of digital full scale: mu-law tops out at 0.98, and resampling smooths a clipped plateau
 
 
+# 1 kHz above an 8 kHz line's 4 kHz Nyquist, past the resampler's transition band: a phone line carries
+# nothing up there (docs/benchmarks.md, the guard section).
+NARROWBAND_TOP_HZ = 5_000.0
+
+
 def clipped_share(y: np.ndarray) -> float:
     """Share of samples at full scale: near zero for a recording, large for one whose input stage saturated."""
     return float(np.mean(np.abs(y) >= FULL_SCALE)) if y.size else 0.0
+
+
+def wideband_share(y: np.ndarray, sr: int = TARGET_SR) -> float:
+    """Share of the clip's power above NARROWBAND_TOP_HZ: next to nothing for audio that came through an 8 kHz
+    phone line, whatever the line added below that; NaN for digital silence."""
+    power = np.abs(np.fft.rfft(np.asarray(y, dtype=np.float64))) ** 2
+    total = float(power.sum())
+    if total == 0.0:
+        return float("nan")
+    return float(power[np.fft.rfftfreq(len(y), 1 / sr) >= NARROWBAND_TOP_HZ].sum() / total)
 
 
 def rms_dbfs(y: np.ndarray) -> float:

@@ -108,6 +108,12 @@ def presets() -> dict[str, list[dict[str, Any]]]:
     return table
 
 
+def reaches_phone_band(augmentation: str) -> bool:
+    """Whether copies '<preset>#<n>' may have gone through serflow's TelephoneChannel."""
+    preset = augmentation.split("#", 1)[0]
+    return any(spec["type"] == "TelephoneChannel" for spec in presets().get(preset, []))
+
+
 def build_chain(preset: str) -> am.Compose:
     """A fresh audiomentations Compose for a preset (parameters validated by each transform)."""
     if preset not in presets():
