@@ -4,8 +4,9 @@ The guard is fitted as `serflow train` fits it (DomainGuard.fit on the training 
 feature models read by default, `ser_models.catalog.DEFAULT_VECTOR_SET`) on
 RAVDESS actors 01-18 from the bench store; actors 19-20 are the matched test, then the same files with
 clipped x20 gain, a noise floor (5 and 15 dB SNR) and a telephone channel, and every EMO-DB file, all
-served from raw audio as `serflow predict` serves them (features plus the clipping check); and, per
-ingested corpus, the share of original recordings the clipping check alone would flag.
+served from raw audio as `serflow predict` serves them (features plus the clipping and phone-band checks;
+RAVDESS's originals hold no phone-band audio, so the guard flags it); and, per ingested corpus, the share of
+original recordings the clipping check alone, and the phone-band check alone, would flag.
 
   .venv/bin/python bench/domain_guard.py     (after bench/accuracy.py has built the bench store)
 """
@@ -27,9 +28,9 @@ HELD_OUT = ("ravdess:19", "ravdess:20")
 def main() -> None:
     from ser_models.catalog import DEFAULT_VECTOR_SET as FEATURE_SET
     from ser_models.data import load_feature_data
-    from ser_models.domain import MAX_CLIPPED_SHARE, DomainGuard
+    from ser_models.domain import MAX_CLIPPED_SHARE, MIN_WIDEBAND_SHARE, DomainGuard
     from ser_models.inference import features_of
-    from tasks.lib.audio import clipped_share, load
+    from tasks.lib.audio import clipped_share, load, wideband_share
     from tasks.lib.store import Store
     from tasks.lib.tables import read_manifest
     from tests.shifts import SHIFTS
@@ -51,11 +52,17 @@ def main() -> None:
         flagged[name] = {"n": len(batch), "flagged_share": round(float((~in_domain).mean()), 3),
                          "flagged_by_features": round(float((~guard.in_domain(scores)).mean()), 3),
                          "median_domain_score": round(float(np.median(scores)), 4),
-                         "saturated_share": round(float(np.mean([clipped_share(y) > 0 for y in batch])), 3)}
-    clipped = {corpus: round(float(np.mean([clipped_share(load(p)) > MAX_CLIPPED_SHARE for p in group["path"]])), 4)
-               for corpus, group in manifest.groupby("corpus")}
+                         "saturated_share": round(float(np.mean([clipped_share(y) > 0 for y in batch])), 3),
+                         "narrowband_share": round(float(np.mean([wideband_share(y) < MIN_WIDEBAND_SHARE
+                                                                  for y in batch])), 3)}
+    originals = {corpus: [load(p) for p in group["path"]] for corpus, group in manifest.groupby("corpus")}
+    clipped = {corpus: round(float(np.mean([clipped_share(y) > MAX_CLIPPED_SHARE for y in ys])), 4)
+               for corpus, ys in originals.items()}
+    narrowband = {corpus: round(float(np.mean([wideband_share(y) < MIN_WIDEBAND_SHARE for y in ys])), 4)
+                  for corpus, ys in originals.items()}
     report = {"guard": guard.describe(), "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "flagged": flagged, "originals_over_max_clipped_share": clipped}
+              "flagged": flagged, "originals_over_max_clipped_share": clipped,
+              "originals_under_min_wideband_share": narrowband}
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
