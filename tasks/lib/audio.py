@@ -61,7 +61,7 @@ def clipped_share(y: np.ndarray) -> float:
 def wideband_share(y: np.ndarray, sr: int = TARGET_SR) -> float:
     """Share of the clip's power above NARROWBAND_TOP_HZ: next to nothing for audio that came through an 8 kHz
     phone line, whatever the line added below that; NaN for digital silence."""
-    spectrum = scipy.fft.rfft(np.asarray(y, dtype=np.float32))  # float32: per 2 s window 0.29 ms, not 0.56
+    spectrum = scipy.fft.rfft(np.asarray(y, dtype=np.float32))  # float32: it runs on every scored window
     power = spectrum.real * spectrum.real + spectrum.imag * spectrum.imag
     total = float(power.sum(dtype=np.float64))
     if total == 0.0:
