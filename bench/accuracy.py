@@ -219,8 +219,9 @@ def model_label(model: str, members: str | None, device: str = "cpu") -> str:
 
 
 def safe(label: str) -> str:
-    """A registry name for a row label: ensemble(svm+logreg) -> ensemble-svm-logreg, cnn@cuda -> cnn-cuda."""
-    return label.replace("(", "-").replace("+", "-").replace(")", "").replace("@", "-")
+    """A registry name part for a row label or label map: ensemble(svm+logreg) -> ensemble-svm-logreg,
+    cnn@cuda -> cnn-cuda, calm=neutral -> calm-neutral."""
+    return re.sub(r"[^a-z0-9_]+", "-", label.lower()).strip("-")
 
 
 def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) -> None:
@@ -232,7 +233,7 @@ def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) 
 
     start, norm = time.perf_counter(), args.speaker_norm
     suffix = "-norm" if norm else ""
-    relabelled = "-" + re.sub(r"[^a-z0-9]+", "-", args.labels) if args.labels else ""
+    relabelled = "-" + safe(args.labels) if args.labels else ""
     label = model_label(model, args.members, args.device)
     summary = train_model(model=model, corpus=[corpus], cv=CV[corpus], augment=[] if augment == "none" else [augment],
                           store=args.store, name=f"bench-{corpus}-{safe(label)}-{augment}{suffix}{relabelled}",
