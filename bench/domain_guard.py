@@ -4,9 +4,9 @@ The guard is fitted as `serflow train` fits it (DomainGuard.fit on the training 
 feature models read by default, `ser_models.catalog.DEFAULT_VECTOR_SET`) on
 RAVDESS actors 01-18 from the bench store; actors 19-20 are the matched test, then the same files with
 clipped x20 gain, a noise floor (5 and 15 dB SNR) and a telephone channel, and every EMO-DB file, all
-served from raw audio as `serflow predict` serves them (features plus the clipping and phone-band checks;
-RAVDESS's originals hold no phone-band audio, so the guard flags it); and, per ingested corpus, the share of
-original recordings the clipping check alone, and the phone-band check alone, would flag.
+served from raw audio as `serflow predict` serves them (features plus the clipping, phone-band and noise-floor
+checks; RAVDESS's originals hold no phone-band audio and no added noise, so the guard judges both); and, per
+ingested corpus, the share of original recordings the clipping, phone-band and noise-floor checks alone would flag.
 
   .venv/bin/python bench/domain_guard.py     (after bench/accuracy.py has built the bench store)
 """
@@ -28,19 +28,22 @@ HELD_OUT = ("ravdess:19", "ravdess:20")
 def main() -> None:
     from ser_models.catalog import DEFAULT_VECTOR_SET as FEATURE_SET
     from ser_models.data import load_feature_data
-    from ser_models.domain import MAX_CLIPPED_SHARE, MIN_WIDEBAND_SHARE, DomainGuard
+    from ser_models.domain import MAX_CLIPPED_SHARE, MIN_WIDEBAND_SHARE, NOISE_FLOOR_LIMIT_DB, DomainGuard
     from ser_models.inference import features_of
-    from tasks.lib.audio import clipped_share, load, wideband_share
+    from tasks.lib.audio import clipped_share, load, noise_floor_db, wideband_share
     from tasks.lib.store import Store
     from tasks.lib.tables import read_manifest
+    from tasks.train import recorded_noise_floors
     from tests.shifts import SHIFTS
 
     store = Store(str(ROOT / "bench" / ".store"))
     data = load_feature_data(store, (FEATURE_SET,), ["ravdess"], {})
     data = data.subset(data.original)
     held = data.rows["speaker_id"].isin(HELD_OUT).to_numpy()
-    guard = DomainGuard.fit(data.subset(np.flatnonzero(~held)), FEATURE_SET)
+    train = data.subset(np.flatnonzero(~held))
     manifest = read_manifest(store)
+    recorded = manifest[manifest["utterance_id"].isin(train.rows["utterance_id"])]
+    guard = DomainGuard.fit(train, FEATURE_SET, noise_floors=recorded_noise_floors(store, recorded, train.rows))
     paths = manifest.set_index("utterance_id")["path"]
     clips = [load(paths[u]) for u in data.rows.loc[held, "utterance_id"]]
     emodb = [load(p) for p in manifest.loc[manifest["corpus"].eq("emodb"), "path"]]
@@ -53,16 +56,19 @@ def main() -> None:
         flagged[name] = {"n": len(batch), "flagged_share": round(float((~in_domain).mean()), 3),
                          "flagged_by_features": round(float((~guard.in_domain(scores)).mean()), 3),
                          "median_domain_score": round(float(np.median(scores)), 4),
-                         "saturated_share": round(float((served.rows["clipped_share"] > 0).mean()), 3),
-                         "narrowband_share": round(float((served.rows["wideband_share"] < MIN_WIDEBAND_SHARE).mean()), 3)}
+                         "saturated_share": round(float((saturated := served.rows["clipped_share"].to_numpy() > 0).mean()), 3),
+                         "flagged_of_saturated": round(float((~in_domain[saturated]).mean()), 3) if saturated.any() else None,
+                         "narrowband_share": round(float((served.rows["wideband_share"] < MIN_WIDEBAND_SHARE).mean()), 3),
+                         "noisy_share": round(float((served.rows["noise_floor_db"] > guard.max_noise_floor_db).mean()), 3)}
     # each original decoded once and measured both ways, not every corpus held in memory at once
-    measured = {corpus: np.array([(clipped_share(y), wideband_share(y)) for y in map(load, group["path"])])
+    measured = {corpus: np.array([(clipped_share(y), wideband_share(y), noise_floor_db(y)) for y in map(load, group["path"])])
                 for corpus, group in manifest.groupby("corpus")}
     clipped = {corpus: round(float(np.mean(m[:, 0] > MAX_CLIPPED_SHARE)), 4) for corpus, m in measured.items()}
     narrowband = {corpus: round(float(np.mean(m[:, 1] < MIN_WIDEBAND_SHARE)), 4) for corpus, m in measured.items()}
+    noisy = {corpus: round(float(np.mean(m[:, 2] > NOISE_FLOOR_LIMIT_DB)), 4) for corpus, m in measured.items()}
     report = {"guard": guard.describe(), "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "flagged": flagged, "originals_over_max_clipped_share": clipped,
-              "originals_under_min_wideband_share": narrowband}
+              "originals_under_min_wideband_share": narrowband, "originals_over_noise_floor_limit": noisy}
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

@@ -221,7 +221,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def _prediction_line(r: dict) -> str:
-    from ser_models.domain import MAX_CLIPPED_SHARE
+    from ser_models.domain import MAX_CLIPPED_SHARE, NOISE_FLOOR_LIMIT_DB
 
     if "error" in r:
         return f"{r['path']}: error: {r['error']}"
@@ -231,6 +231,8 @@ def _prediction_line(r: dict) -> str:
         domain += f" (clipped: {r['clipped_share']:.1%} of samples at full scale)"
     if r["narrowband"] and r["in_domain"] is False:
         domain += " (narrowband: through a phone line)"
+    if r["in_domain"] is False and r["noise_floor_db"] is not None and r["noise_floor_db"] > NOISE_FLOOR_LIMIT_DB:
+        domain += f" (noise floor {r['noise_floor_db']:.0f} dB below the speech)"
     return f"{r['path']}: {r['emotion']} ({r['confidence']:.2f})  [{probs}]{domain}  {r['model']}"
 
 

@@ -11,7 +11,10 @@ unless its input stage saturated badly. Saturation is measured on the audio itse
 `MAX_CLIPPED_SHARE` is out of domain whatever its features say. So is a phone line's band: features learnt on
 thousands of microphones change little through one, while the model's accuracy does. A row whose
 `wideband_share` (power above an 8 kHz line's band) is below `MIN_WIDEBAND_SHARE` is out of domain unless
-training heard narrowband audio (a preset with the phone band, or recordings sampled below 10 kHz).
+training heard narrowband audio (a preset with the phone band, or recordings sampled below 10 kHz). So is a
+noise floor: a row whose `noise_floor_db` (its quietest frames against its loudest) lies above the noisiest
+training recordings' (their 99.5th percentile, and never below `NOISE_FLOOR_LIMIT_DB`) is out of domain, unless
+training heard copies with added noise.
 """
 from __future__ import annotations
 
@@ -36,6 +39,10 @@ MAX_CLIPPED_SHARE = 0.002  # shared corpora's originals stay below 0.1% of sampl
 # voices 2e-4 and more, the same audio through TelephoneChannel 2e-5 and less (docs/benchmarks.md).
 MIN_WIDEBAND_SHARE = 6e-5
 NARROWBAND_RATE = 2 * NARROWBAND_TOP_HZ  # recordings sampled below this hold no wideband power
+# Quieter than this against the loudest frames is a pause, not noise, whatever training heard: the shared corpora's
+# originals reach -30 dB (CASIA, 99.5% of files) and far below; speech over a 15 dB SNR floor -25 dB and above
+# (docs/benchmarks.md). Clips with no pause (EMO-DB's, a scored window) reach no deeper than their quietest speech.
+NOISE_FLOOR_LIMIT_DB = -27.0
 
 
 def row_vectors(data: FeatureData, feature_set: str) -> np.ndarray:
@@ -51,6 +58,7 @@ class DomainGuard:
     threshold: float
     method: str
     narrowband_seen: bool = True  # training heard phone-band audio; guards from before this check judge no band
+    max_noise_floor_db: float | None = None  # None: training heard added noise, or a guard from before this check
 
     def scores(self, data: FeatureData) -> np.ndarray:
         """Share of each row's features outside the training range, 0..1."""
@@ -69,12 +77,16 @@ class DomainGuard:
             ok &= data.rows["clipped_share"].to_numpy() <= MAX_CLIPPED_SHARE
         if "wideband_share" in data.rows and not self.narrowband_seen:
             ok &= ~(data.rows["wideband_share"].to_numpy() < MIN_WIDEBAND_SHARE)  # NaN, digital silence: no band
+        if "noise_floor_db" in data.rows and self.max_noise_floor_db is not None:
+            ok &= ~(data.rows["noise_floor_db"].to_numpy() > self.max_noise_floor_db)  # NaN: nothing to judge
         return scores, ok
 
     @classmethod
-    def fit(cls, data: FeatureData, feature_set: str, narrowband_seen: bool = False) -> DomainGuard:
+    def fit(cls, data: FeatureData, feature_set: str, narrowband_seen: bool = False,
+            noise_floors: np.ndarray | None = None) -> DomainGuard:
         """Ranges from every training row (augmented copies widen them: their conditions are in domain); the
-        threshold from speaker-grouped held-out scores; narrowband_seen: training heard phone-band audio."""
+        threshold from speaker-grouped held-out scores; narrowband_seen: training heard phone-band audio;
+        noise_floors: the training recordings' noise_floor_db, None when training heard added noise."""
         x = row_vectors(data, feature_set)
         speakers = data.rows["speaker_id"].to_numpy()
         held_out = []
@@ -91,14 +103,14 @@ class DomainGuard:
                       f"held-out training speakers ({n_folds} speaker-grouped folds)")
         else:  # one speaker: no held-out speakers to calibrate on, flag only what is far out
             threshold, method = 0.25, "fixed 0.25 (fewer than two training speakers)"
-        return cls(feature_set, low, high, threshold, method, narrowband_seen)
+        return cls(feature_set, low, high, threshold, method, narrowband_seen, noise_floor_limit(noise_floors))
 
     def describe(self) -> dict:
         """What the model card records."""
         return {"feature_set": self.feature_set, "range_percentiles": list(RANGE_PERCENTILES),
                 "threshold": round(self.threshold, 4), "threshold_method": self.method,
                 "max_clipped_share": MAX_CLIPPED_SHARE, "min_wideband_share": MIN_WIDEBAND_SHARE,
-                "narrowband_seen": self.narrowband_seen}
+                "narrowband_seen": self.narrowband_seen, "max_noise_floor_db": self.max_noise_floor_db}
 
     def save(self, folder: Path) -> None:
         save_attachment(folder, GUARD_STEM, {"low": self.low, "high": self.high}, self.describe())
@@ -111,7 +123,16 @@ class DomainGuard:
             return None
         arrays, info = saved
         return cls(info["feature_set"], arrays["low"], arrays["high"], info["threshold"], info["threshold_method"],
-                   info.get("narrowband_seen", True))
+                   info.get("narrowband_seen", True), info.get("max_noise_floor_db"))
+
+
+def noise_floor_limit(floors: np.ndarray | None) -> float | None:
+    """The noisiest floor training recordings had (99.5th percentile), at least NOISE_FLOOR_LIMIT_DB; None: no limit."""
+    if floors is None:
+        return None
+    floors = floors[np.isfinite(floors)]
+    top = float(np.percentile(floors, RANGE_PERCENTILES[1])) if len(floors) else NOISE_FLOOR_LIMIT_DB
+    return round(max(top, NOISE_FLOOR_LIMIT_DB), 2)
 
 
 def dominant_share(labels: list[str]) -> tuple[str | None, float]:

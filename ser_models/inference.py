@@ -14,7 +14,7 @@ from ser_models.data import FeatureData
 from ser_models.diarization import SpeakerSpace
 from ser_models.domain import MIN_WIDEBAND_SHARE, DomainGuard
 from ser_models.estimator import Estimator
-from tasks.lib.audio import AudioDecodeError, clipped_share, load, wideband_share
+from tasks.lib.audio import AudioDecodeError, clipped_share, load, noise_floor_db, wideband_share
 from tasks.lib.feature_sets import get_feature_set
 from tasks.lib.store import Store
 
@@ -88,7 +88,8 @@ def features_of(clips: list[np.ndarray], feature_sets: tuple[str, ...], speakers
     ids = [str(i) for i in range(len(clips))]
     rows = pd.DataFrame({"utterance_id": ids, "augmentation": "none", "speaker_id": speakers or ids,
                          "corpus": "", "emotion": "", "clipped_share": [clipped_share(c) for c in clips],
-                         "wideband_share": [wideband_share(c) for c in clips]})
+                         "wideband_share": [wideband_share(c) for c in clips],
+                         "noise_floor_db": [noise_floor_db(c) for c in clips]})
     return FeatureData(rows, {k: get_feature_set(k).extract_many(clips) for k in feature_sets})
 
 
@@ -129,5 +130,7 @@ def predict_files(model: LoadedModel, paths: list[str], group_by: str | None = N
                       "in_domain": None if np.isnan(scores[row]) else bool(in_domain[row]),
                       "clipped_share": round(float(data.rows["clipped_share"].iloc[row]), 4),
                       "narrowband": bool(data.rows["wideband_share"].iloc[row] < MIN_WIDEBAND_SHARE),
+                      "noise_floor_db": None if np.isnan(floor := float(data.rows["noise_floor_db"].iloc[row]))
+                      else round(floor, 1),
                       "model": f"{model.ref.name}:{model.ref.version}"}
     return [out[i] for i in range(len(paths))]

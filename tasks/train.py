@@ -31,7 +31,9 @@ from ser_models.evaluation import (
     validation_split,
 )
 from ser_models.speaker_norm import served_predictions
-from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest, reaches_phone_band
+from tasks.lib.audio import AudioDecodeError, noise_floor_db
+from tasks.lib.audio_cache import AudioCache, cache_key
+from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest, adds_noise, reaches_phone_band
 from tasks.lib.feature_sets import get_feature_set
 from tasks.lib.store import InvalidName, Store, checked_name
 from tasks.lib.tables import read_manifest
@@ -70,7 +72,8 @@ class TrainSummary:
                 + ("" if c.get("applied", True) else f"; not served: scaling by {c['fitted_temperature']:.2f} raised it"),
                 f"out of domain: domain_score > {g['threshold']:.3f} ({g['threshold_method']})"
                 + (f", or more than {g['max_clipped_share']:.1%} of samples clipped" if "max_clipped_share" in g else "")
-                + (", or narrowband (a phone line: training heard none)" if g.get("narrowband_seen") is False else "")]
+                + (", or narrowband (a phone line: training heard none)" if g.get("narrowband_seen") is False else "")
+                + (f", or a noise floor above {g['max_noise_floor_db']:.0f} dB" if g.get("max_noise_floor_db") is not None else "")]
 
 
 def feature_sets_for(model: str, feature_set: str | None, members: list[str] | None) -> tuple[str, ...]:
@@ -137,12 +140,31 @@ def load_data(req: TrainRequest) -> FeatureData:
     return data.subset(keep)
 
 
-def heard_phone_lines(req: TrainRequest, rows: pd.DataFrame) -> bool:
+def recordings(req: TrainRequest, rows: pd.DataFrame) -> pd.DataFrame:
+    """The manifest rows of the recordings trained on."""
+    manifest = read_manifest(req.store, list(req.corpora))
+    return manifest[manifest["utterance_id"].isin(rows["utterance_id"])]
+
+
+def heard_phone_lines(recorded: pd.DataFrame, rows: pd.DataFrame) -> bool:
     """Whether training heard narrowband audio: copies from a preset with the phone band, or recordings sampled
     at a phone line's rate, so the guard does not call such audio out of domain."""
-    manifest = read_manifest(req.store, list(req.corpora))
-    recorded = manifest[manifest["utterance_id"].isin(rows["utterance_id"])]["sample_rate"]
-    return any(reaches_phone_band(a) for a in rows["augmentation"].unique()) or bool((recorded < NARROWBAND_RATE).any())
+    return (any(reaches_phone_band(a) for a in rows["augmentation"].unique())
+            or bool((recorded["sample_rate"] < NARROWBAND_RATE).any()))
+
+
+def recorded_noise_floors(store: Store, recorded: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray | None:
+    """noise_floor_db of every training recording (from ingestion's audio cache where it holds them), or None
+    when training heard copies with added noise: then the guard judges no floor."""
+    if any(adds_noise(a) for a in rows["augmentation"].unique()):
+        return None
+    cache, floors = AudioCache(store), []
+    for r in recorded.itertuples():
+        try:
+            floors.append(noise_floor_db(cache.load(cache_key(r.audio_sha256, r.sample_rate, r.channels), r.path)))
+        except AudioDecodeError:  # moved or damaged since ingestion: the others still describe the corpus
+            continue
+    return np.array(floors)
 
 
 @task(name="plan-cv", cache_policy=NO_CACHE)
@@ -225,7 +247,9 @@ def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[Fold
     est = req.estimator()
     fit, val = split_validation(est, data.rows, np.arange(len(data)), plan, req.seed)
     history = est.fit(data.subset(fit), data.subset(val), classes)
-    guard = DomainGuard.fit(data, req.feature_sets[0], heard_phone_lines(req, data.rows))
+    recorded = recordings(req, data.rows)
+    guard = DomainGuard.fit(data, req.feature_sets[0], heard_phone_lines(recorded, data.rows),
+                            recorded_noise_floors(req.store, recorded, data.rows))
     speaker_space = SpeakerSpace.fit(data, req.feature_sets[0])
     table, detail = metrics_table(results, classes, plan.label)
     card = {

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from tasks.lib.augment import AugmentationRequest, TelephoneChannel, augment, presets, reaches_phone_band
+from tasks.lib.augment import AugmentationRequest, TelephoneChannel, adds_noise, augment, presets, reaches_phone_band
 
 
 def speechlike(seconds: float = 1.0, sr: int = 16_000) -> np.ndarray:
@@ -42,6 +42,11 @@ def test_telephone_preset_band_limits():
 def test_presets_that_reach_the_phone_band():
     assert reaches_phone_band("telephone#0") and reaches_phone_band("call#1")
     assert not reaches_phone_band("speed#0") and not reaches_phone_band("none")
+
+
+def test_presets_that_add_noise():
+    assert adds_noise("noise#0") and adds_noise("call#1") and adds_noise("noise+pitch#0")
+    assert not adds_noise("telephone#0") and not adds_noise("speed#1") and not adds_noise("none")
 
 
 def test_transform_validates_parameters():

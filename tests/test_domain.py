@@ -4,9 +4,15 @@ import pandas as pd
 import pytest
 
 from ser_models.data import FeatureData
-from ser_models.domain import MIN_WIDEBAND_SHARE, DomainGuard, collapse_warning, dominant_share
+from ser_models.domain import (
+    MIN_WIDEBAND_SHARE,
+    NOISE_FLOOR_LIMIT_DB,
+    DomainGuard,
+    collapse_warning,
+    dominant_share,
+)
 from ser_models.inference import features_of
-from tasks.lib.audio import clipped_share, load, wideband_share
+from tasks.lib.audio import clipped_share, load, noise_floor_db, wideband_share
 from tasks.lib.corpora import prepare_ravdess
 from tests.shifts import SHIFTS
 
@@ -23,9 +29,10 @@ def guard_and_clips(tmp_path_factory):
     held_out = np.array([r.speaker_id == "syn:08" for r in records])
     rows = pd.DataFrame({"utterance_id": [r.utterance_id for r in records], "augmentation": "none",
                          "speaker_id": [r.speaker_id for r in records], "corpus": "syn", "emotion": ""})
-    train = features_of([c for c, h in zip(clips, held_out) if not h], ("functionals",))
-    train = FeatureData(rows[~held_out].reset_index(drop=True), train.inputs)
-    return DomainGuard.fit(train, "functionals"), [c for c, h in zip(clips, held_out) if h]
+    studio = [c for c, h in zip(clips, held_out) if not h]
+    train = FeatureData(rows[~held_out].reset_index(drop=True), features_of(studio, ("functionals",)).inputs)
+    guard = DomainGuard.fit(train, "functionals", noise_floors=np.array([noise_floor_db(c) for c in studio]))
+    return guard, [c for c, h in zip(clips, held_out) if h]
 
 
 def test_unseen_speakers_of_the_same_kind_are_in_domain(guard_and_clips):
@@ -83,6 +90,34 @@ def test_a_phone_line_is_out_of_domain_unless_training_heard_one(guard_and_clips
     assert np.isnan(wideband_share(np.zeros(16_000, np.float32)))  # digital silence has no band to judge
 
 
+def test_a_noise_floor_is_out_of_domain_unless_training_heard_noise(guard_and_clips):
+    """The floor is measured on the audio and the limit fitted to the training recordings' own floors (the
+    synthetic voices' quietest reach -22 dB: the limit follows them), so the same clips over a 5 dB SNR floor
+    are flagged; a guard whose training heard added noise leaves the verdict to the features."""
+    from dataclasses import replace
+
+    guard, clips = guard_and_clips
+    studio, noisy = (features_of(batch, ("functionals",)) for batch in (clips, [SHIFTS["noise_floor_5db"](y) for y in clips]))
+    assert guard.max_noise_floor_db >= NOISE_FLOOR_LIMIT_DB
+    assert (studio.rows["noise_floor_db"] < guard.max_noise_floor_db).mean() >= 0.9
+    assert (noisy.rows["noise_floor_db"] > guard.max_noise_floor_db).all()
+    assert not guard.assess(noisy)[1].any()
+    heard = replace(guard, max_noise_floor_db=None)
+    np.testing.assert_array_equal(heard.assess(noisy)[1], heard.in_domain(heard.scores(noisy)))
+
+
+def test_noise_floor_db_measures_the_floor_not_the_level():
+    rng = np.random.default_rng(0)
+    t = np.arange(32_000) / 16_000
+    speech_and_pause = np.where(t < 1.0, 0.3 * np.sin(2 * np.pi * 220 * t), 0.0).astype(np.float32)
+    speech_and_pause += rng.normal(0, 1e-4, len(t)).astype(np.float32)  # a studio's floor, 70 dB down
+    assert noise_floor_db(speech_and_pause) < -60
+    assert noise_floor_db(0.01 * speech_and_pause) == pytest.approx(noise_floor_db(speech_and_pause), abs=0.5)
+    assert noise_floor_db(SHIFTS["noise_floor_15db"](speech_and_pause)) > -25
+    assert np.isnan(noise_floor_db(np.zeros(16_000, np.float32)))  # digital silence: no floor to judge
+    assert np.isnan(noise_floor_db(np.ones(100, np.float32)))  # shorter than one frame
+
+
 def test_guard_round_trips_without_pickle(guard_and_clips, tmp_path):
     guard, clips = guard_and_clips
     guard.save(tmp_path)
@@ -90,6 +125,7 @@ def test_guard_round_trips_without_pickle(guard_and_clips, tmp_path):
     rows = features_of(clips[:3], ("functionals",))
     assert loaded.threshold == pytest.approx(guard.threshold, abs=1e-4)
     assert loaded.narrowband_seen == guard.narrowband_seen
+    assert loaded.max_noise_floor_db == guard.max_noise_floor_db
     np.testing.assert_array_equal(loaded.scores(rows), guard.scores(rows))
     assert DomainGuard.load(tmp_path / "elsewhere") is None
 

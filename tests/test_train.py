@@ -11,6 +11,7 @@ from flows.train import train_model
 from ser_models import registry
 from ser_models.catalog import DEFAULT_VECTOR_SET, build_estimator
 from ser_models.data import load_feature_data
+from ser_models.domain import NOISE_FLOOR_LIMIT_DB
 from ser_models.evaluation import fold_indices, make_folds
 from ser_models.inference import features_of, load_model
 from tasks.lib.audio import load, write_wav
@@ -54,6 +55,7 @@ def test_augmented_training_and_label_map(store, dask_address):
     card = registry.resolve(Store(store), "svm-aug").card
     assert "calm" not in card["classes"] and card["augment"] == ["noise"]
     assert card["domain_guard"]["narrowband_seen"] is False  # noise copies and 16 kHz recordings: no phone line
+    assert card["domain_guard"]["max_noise_floor_db"] is None  # noise copies: a noise floor is in domain
     assert summary.table.set_index("fold").loc["pooled", "n"] == 30
 
 
@@ -116,3 +118,4 @@ def test_a_model_trained_on_phone_copies_keeps_phone_audio_in_domain(trained_sto
     """The guard's phone-band check stands down for a model whose training heard the `telephone` preset."""
     card = registry.resolve(Store(trained_store), "ser").card
     assert card["augment"] == ["telephone"] and card["domain_guard"]["narrowband_seen"] is True
+    assert card["domain_guard"]["max_noise_floor_db"] >= NOISE_FLOOR_LIMIT_DB  # no noise copies: floors judged

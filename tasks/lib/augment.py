@@ -108,10 +108,19 @@ def presets() -> dict[str, list[dict[str, Any]]]:
     return table
 
 
+def _transform_types(augmentation: str) -> set[str]:
+    """The transform types of the preset that made copies '<preset>#<n>' (none for originals)."""
+    return {spec["type"] for spec in presets().get(augmentation.split("#", 1)[0], [])}
+
+
 def reaches_phone_band(augmentation: str) -> bool:
     """Whether copies '<preset>#<n>' may have gone through serflow's TelephoneChannel."""
-    preset = augmentation.split("#", 1)[0]
-    return any(spec["type"] == "TelephoneChannel" for spec in presets().get(preset, []))
+    return "TelephoneChannel" in _transform_types(augmentation)
+
+
+def adds_noise(augmentation: str) -> bool:
+    """Whether copies '<preset>#<n>' may carry added noise."""
+    return "AddGaussianSNR" in _transform_types(augmentation)  # the one noise transform TRANSFORMS offers
 
 
 def build_chain(preset: str) -> am.Compose:
