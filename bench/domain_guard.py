@@ -59,18 +59,26 @@ def main() -> None:
                          "saturated_share": round(float((saturated := served.rows["clipped_share"].to_numpy() > 0).mean()), 3),
                          "flagged_of_saturated": round(float((~in_domain[saturated]).mean()), 3) if saturated.any() else None,
                          "narrowband_share": round(float((served.rows["wideband_share"] < MIN_WIDEBAND_SHARE).mean()), 3),
-                         "noisy_share": round(float((served.rows["noise_floor_db"] > guard.max_noise_floor_db).mean()), 3)}
+                         "noisy_share": round(float((served.rows["noise_floor_db"] > guard.max_noise_floor_db).mean()), 3),
+                         "noise_floor_db_min_median_max": floor_spread(served.rows["noise_floor_db"].to_numpy())}
     # each original decoded once and measured both ways, not every corpus held in memory at once
     measured = {corpus: np.array([(clipped_share(y), wideband_share(y), noise_floor_db(y)) for y in map(load, group["path"])])
                 for corpus, group in manifest.groupby("corpus")}
     clipped = {corpus: round(float(np.mean(m[:, 0] > MAX_CLIPPED_SHARE)), 4) for corpus, m in measured.items()}
     narrowband = {corpus: round(float(np.mean(m[:, 1] < MIN_WIDEBAND_SHARE)), 4) for corpus, m in measured.items()}
     noisy = {corpus: round(float(np.mean(m[:, 2] > NOISE_FLOOR_LIMIT_DB)), 4) for corpus, m in measured.items()}
+    floors = {corpus: floor_spread(m[:, 2]) for corpus, m in measured.items()}
     report = {"guard": guard.describe(), "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "flagged": flagged, "originals_over_max_clipped_share": clipped,
-              "originals_under_min_wideband_share": narrowband, "originals_over_noise_floor_limit": noisy}
+              "originals_under_min_wideband_share": narrowband, "originals_over_noise_floor_limit": noisy,
+              "originals_noise_floor_db_min_median_max": floors}
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+
+
+def floor_spread(floors: np.ndarray) -> list[float]:
+    """Lowest, median and highest noise_floor_db of a batch (dB against its loudest frames)."""
+    return [round(float(v), 1) for v in np.nanpercentile(floors, (0, 50, 100))]
 
 
 if __name__ == "__main__":
