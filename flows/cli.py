@@ -232,7 +232,7 @@ def _prediction_line(r: dict) -> str:
     if r["narrowband"] and r["in_domain"] is False:
         domain += " (narrowband: through a phone line)"
     if r["in_domain"] is False and r["noise_floor_db"] is not None and r["noise_floor_db"] > NOISE_FLOOR_LIMIT_DB:
-        domain += f" (noise floor {r['noise_floor_db']:.0f} dB below the speech)"
+        domain += f" (noise floor only {-r['noise_floor_db']:.0f} dB under the speech)"
     return f"{r['path']}: {r['emotion']} ({r['confidence']:.2f})  [{probs}]{domain}  {r['model']}"
 
 

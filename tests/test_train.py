@@ -18,7 +18,7 @@ from tasks.lib.audio import load, write_wav
 from tasks.lib.feature_sets import get_feature_set
 from tasks.lib.store import Store
 from tasks.train import split_validation
-from tests.shifts import clipped_gain
+from tests.shifts import clipped_gain, noise_floor
 
 CHANCE = 1 / 8
 
@@ -112,6 +112,18 @@ def test_only_a_model_that_stops_early_gives_up_copies_for_validation(model, mem
     else:  # every training speaker's copies are trained on
         assert list(fit) == list(train) and len(val) == 0
     assert est.stops_early == (model == "mlp" or "mlp" in members)
+
+
+def test_predict_flags_a_noise_floor_training_never_had(trained_store, small_corpus, capsys, tmp_path):
+    """`ser` heard phone copies but no added noise: a clip over a 5 dB SNR floor is out of domain, and says why."""
+    noisy = tmp_path / "noisy.wav"
+    write_wav(str(noisy), noise_floor(load(str(small_corpus / "Actor_04" / "03-01-05-02-01-01-04.wav")), 5.0), 16_000)
+    assert main(["predict", str(noisy), "--model", "ser", "--json", "--store", trained_store]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    limit = registry.resolve(Store(trained_store), "ser").card["domain_guard"]["max_noise_floor_db"]
+    assert result["in_domain"] is False and result["noise_floor_db"] > limit
+    assert main(["predict", str(noisy), "--model", "ser", "--store", trained_store]) == 0
+    assert "OUT OF DOMAIN (noise floor only" in capsys.readouterr().out
 
 
 def test_a_model_trained_on_phone_copies_keeps_phone_audio_in_domain(trained_store):
