@@ -33,7 +33,7 @@ def main() -> None:
     from tasks.lib.audio import clipped_share, load, noise_floor_db, wideband_share
     from tasks.lib.store import Store
     from tasks.lib.tables import read_manifest
-    from tasks.train import recorded_noise_floors
+    from tasks.train import recorded_noise_floors, recordings
     from tests.shifts import SHIFTS
 
     store = Store(str(ROOT / "bench" / ".store"))
@@ -41,9 +41,9 @@ def main() -> None:
     data = data.subset(data.original)
     held = data.rows["speaker_id"].isin(HELD_OUT).to_numpy()
     train = data.subset(np.flatnonzero(~held))
+    guard = DomainGuard.fit(train, FEATURE_SET, noise_floors=recorded_noise_floors(store, recordings(store, train.rows),
+                                                                                  train.rows))
     manifest = read_manifest(store)
-    recorded = manifest[manifest["utterance_id"].isin(train.rows["utterance_id"])]
-    guard = DomainGuard.fit(train, FEATURE_SET, noise_floors=recorded_noise_floors(store, recorded, train.rows))
     paths = manifest.set_index("utterance_id")["path"]
     clips = [load(paths[u]) for u in data.rows.loc[held, "utterance_id"]]
     emodb = [load(p) for p in manifest.loc[manifest["corpus"].eq("emodb"), "path"]]

@@ -140,9 +140,9 @@ def load_data(req: TrainRequest) -> FeatureData:
     return data.subset(keep)
 
 
-def recordings(req: TrainRequest, rows: pd.DataFrame) -> pd.DataFrame:
-    """The manifest rows of the recordings trained on."""
-    manifest = read_manifest(req.store, list(req.corpora))
+def recordings(store: Store, rows: pd.DataFrame) -> pd.DataFrame:
+    """The manifest rows of the recordings that feature rows come from."""
+    manifest = read_manifest(store, list(rows["corpus"].unique()))
     return manifest[manifest["utterance_id"].isin(rows["utterance_id"])]
 
 
@@ -247,7 +247,7 @@ def train_final_and_register(req: TrainRequest, plan: CVPlan, results: list[Fold
     est = req.estimator()
     fit, val = split_validation(est, data.rows, np.arange(len(data)), plan, req.seed)
     history = est.fit(data.subset(fit), data.subset(val), classes)
-    recorded = recordings(req, data.rows)
+    recorded = recordings(req.store, data.rows)
     guard = DomainGuard.fit(data, req.feature_sets[0], heard_phone_lines(recorded, data.rows),
                             recorded_noise_floors(req.store, recorded, data.rows))
     speaker_space = SpeakerSpace.fit(data, req.feature_sets[0])
