@@ -131,3 +131,16 @@ def test_a_model_trained_on_phone_copies_keeps_phone_audio_in_domain(trained_sto
     card = registry.resolve(Store(trained_store), "ser").card
     assert card["augment"] == ["telephone"] and card["domain_guard"]["narrowband_seen"] is True
     assert card["domain_guard"]["max_noise_floor_db"] >= NOISE_FLOOR_LIMIT_DB  # no noise copies: floors judged
+
+
+def test_noise_floors_skip_a_recording_gone_since_ingestion(tmp_path, small_corpus):
+    """The guard's floor limit comes from the recordings still readable; added-noise copies mean no limit."""
+    from tasks.train import recorded_noise_floors
+
+    wav = str(small_corpus / "Actor_04" / "03-01-05-02-01-01-04.wav")
+    recorded = pd.DataFrame({"audio_sha256": ["a" * 64, "b" * 64], "sample_rate": 16_000, "channels": 1,
+                             "path": [wav, str(tmp_path / "gone.wav")]})
+    store = Store(str(tmp_path / "store"))
+    floors = recorded_noise_floors(store, recorded, pd.DataFrame({"augmentation": ["none", "speed#0"]}))
+    assert len(floors) == 1 and floors[0] < -27
+    assert recorded_noise_floors(store, recorded, pd.DataFrame({"augmentation": ["none", "noise#0"]})) is None
