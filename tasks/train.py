@@ -32,7 +32,7 @@ from ser_models.evaluation import (
 )
 from ser_models.speaker_norm import served_predictions
 from tasks.lib.audio import AudioDecodeError, noise_floor_db
-from tasks.lib.audio_cache import AudioCache, cache_key
+from tasks.lib.audio_cache import AudioCache
 from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest, adds_noise, reaches_phone_band
 from tasks.lib.feature_sets import get_feature_set
 from tasks.lib.store import InvalidName, Store, checked_name
@@ -161,7 +161,7 @@ def recorded_noise_floors(store: Store, recorded: pd.DataFrame, rows: pd.DataFra
     cache, floors = AudioCache(store), []
     for r in recorded.itertuples():
         try:
-            floors.append(noise_floor_db(cache.load(cache_key(r.audio_sha256, r.sample_rate, r.channels), r.path)))
+            floors.append(noise_floor_db(cache.load_recording(r)))
         except AudioDecodeError:  # moved or damaged since ingestion: the others still describe the corpus
             continue
     return np.array(floors)

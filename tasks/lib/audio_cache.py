@@ -23,6 +23,11 @@ def cache_key(audio_sha256: str, sample_rate: int, channels: int) -> str:
     return f"{audio_sha256}-{sample_rate}hz-{channels}ch"
 
 
+def recording_key(row) -> str:
+    """The cache key of a manifest row's recording (any object with the manifest's columns as attributes)."""
+    return cache_key(row.audio_sha256, row.sample_rate, row.channels)
+
+
 class AudioCache:
     """`.npy` files under one store folder, written atomically, read back as float32."""
 
@@ -59,3 +64,7 @@ class AudioCache:
             return load(path, sr=TARGET_SR)
         self.hits += 1
         return y
+
+    def load_recording(self, row) -> np.ndarray:
+        """A manifest row's audio: cached when ingestion kept it, else decoded from its path."""
+        return self.load(recording_key(row), row.path)

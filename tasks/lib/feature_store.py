@@ -15,7 +15,7 @@ from data_contracts import schemas
 from data_contracts.reasons import Reason
 from data_contracts.suites import validate_feature_part
 from tasks.lib.audio import TARGET_SR, AudioDecodeError, load
-from tasks.lib.audio_cache import AudioCache, cache_key
+from tasks.lib.audio_cache import AudioCache, recording_key
 from tasks.lib.augment import NO_AUGMENTATION, AugmentationRequest, augment
 from tasks.lib.feature_sets import FeatureSet, get_feature_set
 from tasks.lib.store import Store
@@ -91,7 +91,7 @@ def wanted_items(manifest: pd.DataFrame, requests: list[AugmentationRequest],
         augmentations = [NO_AUGMENTATION]
         if row.speaker_id in augmentable:
             augmentations += [key for r in requests for key in r.keys()]
-        audio_key = cache_key(row.audio_sha256, row.sample_rate, row.channels)
+        audio_key = recording_key(row)
         items += [WorkItem(row.utterance_id, row.corpus, row.speaker_id, row.path, a, row.duration_s, audio_key)
                   for a in augmentations]
     return items
