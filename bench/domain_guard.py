@@ -28,9 +28,9 @@ HELD_OUT = ("ravdess:19", "ravdess:20")
 def main() -> None:
     from ser_models.catalog import DEFAULT_VECTOR_SET as FEATURE_SET
     from ser_models.data import load_feature_data
-    from ser_models.domain import MAX_CLIPPED_SHARE, MIN_WIDEBAND_SHARE, NOISE_FLOOR_LIMIT_DB, DomainGuard
-    from ser_models.inference import features_of
-    from tasks.lib.audio import clipped_share, load, noise_floor_db, wideband_share
+    from ser_models.domain import DomainGuard
+    from ser_models.inference import audio_measures, features_of
+    from tasks.lib.audio_cache import AudioCache
     from tasks.lib.store import Store
     from tasks.lib.tables import read_manifest
     from tasks.train import recorded_noise_floors, recordings
@@ -43,31 +43,32 @@ def main() -> None:
     train = data.subset(np.flatnonzero(~held))
     guard = DomainGuard.fit(train, FEATURE_SET, noise_floors=recorded_noise_floors(store, recordings(store, train.rows),
                                                                                   train.rows))
-    manifest = read_manifest(store)
-    paths = manifest.set_index("utterance_id")["path"]
-    clips = [load(paths[u]) for u in data.rows.loc[held, "utterance_id"]]
-    emodb = [load(p) for p in manifest.loc[manifest["corpus"].eq("emodb"), "path"]]
+    cache, manifest = AudioCache(store), read_manifest(store)  # ingestion's decoded audio: no file decoded again
+    by_id = manifest.set_index("utterance_id", drop=False)
+    clips = [cache.load_recording(r) for r in by_id.loc[data.rows.loc[held, "utterance_id"]].itertuples()]
+    emodb = [cache.load_recording(r) for r in manifest[manifest["corpus"].eq("emodb")].itertuples()]
     audio = {"matched (actors 19-20)": clips, "emodb (another corpus)": emodb,
              **{f"actors 19-20, {name}": [shift(y) for y in clips] for name, shift in SHIFTS.items()}}
     flagged = {}
     for name, batch in audio.items():
-        served = features_of(batch, (FEATURE_SET,))  # its rows carry the audio's clipping and band measures
+        served = features_of(batch, (FEATURE_SET,))  # its rows carry the audio's clipping, band and floor measures
         scores, in_domain = guard.assess(served)
+        failed = guard.audio_failures(served.rows)
         flagged[name] = {"n": len(batch), "flagged_share": round(float((~in_domain).mean()), 3),
                          "flagged_by_features": round(float((~guard.in_domain(scores)).mean()), 3),
                          "median_domain_score": round(float(np.median(scores)), 4),
                          "saturated_share": round(float((saturated := served.rows["clipped_share"].to_numpy() > 0).mean()), 3),
                          "flagged_of_saturated": round(float((~in_domain[saturated]).mean()), 3) if saturated.any() else None,
-                         "narrowband_share": round(float((served.rows["wideband_share"] < MIN_WIDEBAND_SHARE).mean()), 3),
-                         "noisy_share": round(float((served.rows["noise_floor_db"] > guard.max_noise_floor_db).mean()), 3),
+                         "narrowband_share": round(float(failed["narrowband"].mean()), 3),
+                         "noisy_share": round(float(failed["noise_floor"].mean()), 3),
                          "noise_floor_db_min_median_max": floor_spread(served.rows["noise_floor_db"].to_numpy())}
-    # each original decoded once and measured both ways, not every corpus held in memory at once
-    measured = {corpus: np.array([(clipped_share(y), wideband_share(y), noise_floor_db(y)) for y in map(load, group["path"])])
+    # per corpus, every original measured as it is read, not every corpus held in memory at once
+    measured = {corpus: audio_measures(cache.load_recording(r) for r in group.itertuples())
                 for corpus, group in manifest.groupby("corpus")}
-    clipped = {corpus: round(float(np.mean(m[:, 0] > MAX_CLIPPED_SHARE)), 4) for corpus, m in measured.items()}
-    narrowband = {corpus: round(float(np.mean(m[:, 1] < MIN_WIDEBAND_SHARE)), 4) for corpus, m in measured.items()}
-    noisy = {corpus: round(float(np.mean(m[:, 2] > NOISE_FLOOR_LIMIT_DB)), 4) for corpus, m in measured.items()}
-    floors = {corpus: floor_spread(m[:, 2]) for corpus, m in measured.items()}
+    failed = {corpus: guard.audio_failures(m) for corpus, m in measured.items()}
+    clipped, narrowband, noisy = ({corpus: round(float(f[check].mean()), 4) for corpus, f in failed.items()}
+                                  for check in ("clipped", "narrowband", "noise_floor"))
+    floors = {corpus: floor_spread(m["noise_floor_db"].to_numpy()) for corpus, m in measured.items()}
     report = {"guard": guard.describe(), "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "flagged": flagged, "originals_over_max_clipped_share": clipped,
               "originals_under_min_wideband_share": narrowband, "originals_over_noise_floor_limit": noisy,

@@ -221,18 +221,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def _prediction_line(r: dict) -> str:
-    from ser_models.domain import MAX_CLIPPED_SHARE, NOISE_FLOOR_LIMIT_DB
-
     if "error" in r:
         return f"{r['path']}: error: {r['error']}"
     probs = "  ".join(f"{c}={p:.2f}" for c, p in sorted(r["probabilities"].items(), key=lambda kv: -kv[1]))
     domain = "" if r["in_domain"] is None else f"  domain_score={r['domain_score']:.3f}" + ("" if r["in_domain"] else " OUT OF DOMAIN")
-    if r["clipped_share"] > MAX_CLIPPED_SHARE:
-        domain += f" (clipped: {r['clipped_share']:.1%} of samples at full scale)"
-    if r["narrowband"] and r["in_domain"] is False:
-        domain += " (narrowband: through a phone line)"
-    if r["in_domain"] is False and r["noise_floor_db"] is not None and r["noise_floor_db"] > NOISE_FLOOR_LIMIT_DB:
-        domain += f" (noise floor only {-r['noise_floor_db']:.0f} dB under the speech)"
+    reasons = {"clipped": lambda: f"clipped: {r['clipped_share']:.1%} of samples at full scale",
+               "narrowband": lambda: "narrowband: through a phone line",
+               "noise_floor": lambda: f"noise floor only {-r['noise_floor_db']:.0f} dB under the speech"}
+    domain += "".join(f" ({reasons[check]()})" for check in r["failed_audio_checks"])
     return f"{r['path']}: {r['emotion']} ({r['confidence']:.2f})  [{probs}]{domain}  {r['model']}"
 
 

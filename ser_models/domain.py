@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from ser_models.data import FeatureData
@@ -69,17 +70,24 @@ class DomainGuard:
     def in_domain(self, scores: np.ndarray) -> np.ndarray:
         return scores <= self.threshold
 
+    def audio_failures(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Which rows fail each audio check this guard judges and the rows carry measures for: `clipped` (a
+        saturated input), `narrowband` (a phone line training never heard), `noise_floor` (one it never had)."""
+        failed = {}
+        if "clipped_share" in rows:
+            failed["clipped"] = rows["clipped_share"].to_numpy() > MAX_CLIPPED_SHARE
+        if "wideband_share" in rows and not self.narrowband_seen:
+            failed["narrowband"] = rows["wideband_share"].to_numpy() < MIN_WIDEBAND_SHARE  # NaN, silence: no band
+        if "noise_floor_db" in rows and self.max_noise_floor_db is not None:
+            failed["noise_floor"] = rows["noise_floor_db"].to_numpy() > self.max_noise_floor_db  # NaN: no floor
+        return failed
+
     def assess(self, data: FeatureData) -> tuple[np.ndarray, np.ndarray]:
-        """domain_score per row, and in_domain: features within the threshold and, where the rows carry the
-        raw audio's measures, an input that did not saturate and, unless training heard one, no phone line."""
+        """domain_score per row, and in_domain: features within the threshold and no audio check failed."""
         scores = self.scores(data)
         ok = self.in_domain(scores)
-        if "clipped_share" in data.rows:
-            ok &= data.rows["clipped_share"].to_numpy() <= MAX_CLIPPED_SHARE
-        if "wideband_share" in data.rows and not self.narrowband_seen:
-            ok &= ~(data.rows["wideband_share"].to_numpy() < MIN_WIDEBAND_SHARE)  # NaN, digital silence: no band
-        if "noise_floor_db" in data.rows and self.max_noise_floor_db is not None:
-            ok &= ~(data.rows["noise_floor_db"].to_numpy() > self.max_noise_floor_db)  # NaN: nothing to judge
+        for failed in self.audio_failures(data.rows).values():
+            ok &= ~failed
         return scores, ok
 
     @classmethod

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,14 +83,18 @@ def load_bundle(folder: Path) -> LoadedModel:
                        DomainGuard.load(folder), SpeakerSpace.load(folder))
 
 
+def audio_measures(clips: Iterable[np.ndarray]) -> pd.DataFrame:
+    """What the guard's audio checks read, per 16 kHz mono clip (each clip read once, none kept)."""
+    return pd.DataFrame([(clipped_share(c), wideband_share(c), noise_floor_db(c)) for c in clips],
+                        columns=["clipped_share", "wideband_share", "noise_floor_db"], dtype=float)
+
+
 def features_of(clips: list[np.ndarray], feature_sets: tuple[str, ...], speakers: list[str] | None = None) -> FeatureData:
     """One row per 16 kHz mono clip, every feature set the model reads; `speakers` groups clips for speaker
     normalisation (default: each clip alone, as one file is served)."""
     ids = [str(i) for i in range(len(clips))]
     rows = pd.DataFrame({"utterance_id": ids, "augmentation": "none", "speaker_id": speakers or ids,
-                         "corpus": "", "emotion": "", "clipped_share": [clipped_share(c) for c in clips],
-                         "wideband_share": [wideband_share(c) for c in clips],
-                         "noise_floor_db": [noise_floor_db(c) for c in clips]})
+                         "corpus": "", "emotion": ""}).join(audio_measures(clips))
     return FeatureData(rows, {k: get_feature_set(k).extract_many(clips) for k in feature_sets})
 
 
@@ -122,6 +127,7 @@ def predict_files(model: LoadedModel, paths: list[str], group_by: str | None = N
         data = features_of(clips, model.estimator.feature_sets, groups)
         proba = model.predict_proba(data)
         scores, in_domain = model.domain(data)
+        failed = model.guard.audio_failures(data.rows) if model.guard else {}
         for row, i in enumerate(kept):
             best = int(np.argmax(proba[row]))
             out[i] = {"path": paths[i], "emotion": model.classes[best], "confidence": float(proba[row, best]),
@@ -132,5 +138,6 @@ def predict_files(model: LoadedModel, paths: list[str], group_by: str | None = N
                       "narrowband": bool(data.rows["wideband_share"].iloc[row] < MIN_WIDEBAND_SHARE),
                       "noise_floor_db": None if np.isnan(floor := float(data.rows["noise_floor_db"].iloc[row]))
                       else round(floor, 1),
+                      "failed_audio_checks": [check for check, rows in failed.items() if rows[row]],
                       "model": f"{model.ref.name}:{model.ref.version}"}
     return [out[i] for i in range(len(paths))]
