@@ -42,14 +42,20 @@ def groups(names: list[str]) -> np.ndarray:
     return np.array([family(n) for n in names])
 
 
-def fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+def fitted(x_train: np.ndarray, y_train: np.ndarray, C: float = 0.03, weights: np.ndarray | None = None):
+    """The `logreg` model's scaling and a logistic regression at a fixed C, fitted (bench/loco_variants.py
+    shares it)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
     from ser_models.classic import scaling
 
-    model = make_pipeline(*scaling(), LogisticRegression(C=0.03, class_weight="balanced", max_iter=2000))
-    return model.fit(x_train, y_train).predict(x_test)
+    model = make_pipeline(*scaling(), LogisticRegression(C=C, class_weight="balanced", max_iter=3000))
+    return model.fit(x_train, y_train, logisticregression__sample_weight=weights)
+
+
+def fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+    return fitted(x_train, y_train).predict(x_test)
 
 
 def loco(rows, x: np.ndarray, keep: np.ndarray) -> dict[str, float]:
