@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -163,7 +164,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpora", default="emodb,ravdess")
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--augment", default="speedx2", help="comma list: none and/or presets like speedx2 (the train default)")
+    parser.add_argument("--augment", default="speedx2", help="comma list of runs: none, or presets like speedx2 (the train default); one run "
+                             "may take several, space-separated ('speedx2 tone')")
     parser.add_argument("--members", help="ensemble members (default: the catalog's)")
     parser.add_argument("--speaker-norm", action="store_true", help="per-speaker normalisation (reported both ways)")
     parser.add_argument("--loco", action="store_true", help="leave one corpus out over --corpora, on LOCO_LABELS")
@@ -198,6 +200,11 @@ def main() -> None:
                     for corpus in corpora:
                         run_within(args, corpus, model, augment)
     print(markdown(load_results()))
+
+
+def presets_of(augment: str) -> list[str]:
+    """One run's --augment item as `serflow train` takes it: 'speedx2 tone' -> two presets, 'none' -> none."""
+    return [] if augment == "none" else augment.split()
 
 
 def members_of(model: str, members: str | None) -> list[str] | None:
@@ -235,13 +242,13 @@ def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) 
     suffix = "-norm" if norm else ""
     relabelled = "-" + safe(args.labels) if args.labels else ""
     label = model_label(model, args.members, args.device)
-    summary = train_model(model=model, corpus=[corpus], cv=CV[corpus], augment=[] if augment == "none" else [augment],
-                          store=args.store, name=f"bench-{corpus}-{safe(label)}-{augment}{suffix}{relabelled}",
+    summary = train_model(model=model, corpus=[corpus], cv=CV[corpus], augment=presets_of(augment),
+                          store=args.store, name=f"bench-{corpus}-{safe(label)}-{safe(augment)}{suffix}{relabelled}",
                           speaker_norm=norm, members=members_of(model, args.members), device=args.device,
                           labels=args.labels)
     spec = f"{summary.name}:{summary.version}"
     card = registry.resolve(Store(args.store), spec).card
-    command = (f"python bench/accuracy.py --corpora {corpus} --models {model} --augment {augment}"
+    command = (f"python bench/accuracy.py --corpora {corpus} --models {model} --augment {shlex.quote(augment)}"
                + run_flags(args, model))
     shares = None
     if args.shares_on and args.shares_on != corpus:
@@ -262,14 +269,14 @@ def run_loco(args: argparse.Namespace, held: str, train_on: list[str], model: st
 
     start, norm = time.perf_counter(), args.speaker_norm
     label = model_label(model, args.members, args.device)
-    name = f"loco-{held}-{safe(label)}-{augment}" + ("-norm" if norm else "")
+    name = f"loco-{held}-{safe(label)}-{safe(augment)}" + ("-norm" if norm else "")
     summary = train_model(model=model, corpus=train_on, cv="speaker-kfold:5", labels=LOCO_LABELS,
-                          augment=[] if augment == "none" else [augment], store=args.store, name=name,
+                          augment=presets_of(augment), store=args.store, name=name,
                           speaker_norm=norm, members=members_of(model, args.members), device=args.device)
     spec = f"{summary.name}:{summary.version}"
     card = registry.resolve(Store(args.store), spec).card
     per_file, context = held_out_metrics(args.store, spec, held, parse_label_map(LOCO_LABELS), norm)
-    command = (f"python bench/accuracy.py --loco --corpora {args.corpora} --models {model} --augment {augment}"
+    command = (f"python bench/accuracy.py --loco --corpora {args.corpora} --models {model} --augment {shlex.quote(augment)}"
                + run_flags(args, model))
     record(f"loco:{held}|{label}|{augment}" + ("-norm" if norm else ""), held,
            f"leave-one-corpus-out (trained on {'+'.join(train_on)})", label, augment, norm, per_file, context,

@@ -100,3 +100,29 @@ def test_speed_perturbation_moves_pitch_and_duration_together():
         SpeedPerturbation(0.3, 1.1)
     _, params = augment(y, sr, "c/u1.wav", "speed#0")
     assert 0.85 <= json.loads(params)[0]["rate"] <= 1.15
+
+
+def test_tone_contour_moves_pitch_and_reads_the_whole_input():
+    """A 200 Hz tone's copy wanders over several semitones within the bound, and a ramp comes back whole:
+    the contour changes how fast the input is read, never where it ends."""
+    from tasks.lib.augment import ToneContour
+
+    sr = 16_000
+    y = np.sin(2 * np.pi * 200 * np.arange(2 * sr) / sr).astype(np.float32)
+    copy, params = augment(y, sr, "c/u1.wav", "tone#0")
+    frames = copy[: len(copy) // 640 * 640].reshape(-1, 640)  # 40 ms
+    crossings = np.count_nonzero(np.diff(np.signbit(frames), axis=1), axis=1)
+    semitones = 12 * np.log2(crossings / 2 / 0.04 / 200)
+    assert semitones.max() - semitones.min() > 6 and np.abs(semitones).max() < 10.5
+    assert max(abs(s) for s in json.loads(params)[0]["semitones"]) <= 9.0
+    ramp = np.linspace(0, 1, sr, dtype=np.float32)
+    slowest = ToneContour(9.0, 0.2, p=1.0)
+    slowest.randomize_parameters(ramp, sr)
+    slowest.parameters["semitones"][:] = -9.0  # 9 semitones down all along: read 2^(9/12) times slower
+    read = slowest.apply(ramp, sr)
+    assert read[0] == 0 and read[-1] > 0.999 and np.all(np.diff(read) > 0)
+    assert len(read) == pytest.approx(sr * 2 ** (9 / 12), rel=0.01)
+    with pytest.raises(ValueError):
+        ToneContour(max_semitones=15)
+    with pytest.raises(ValueError):
+        ToneContour(knot_s=0.01)

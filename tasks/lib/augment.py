@@ -89,10 +89,44 @@ class SpeedPerturbation(BaseWaveformTransform):
         return resample(samples, round(sample_rate * self.parameters["rate"]), sample_rate)
 
 
+class ToneContour(BaseWaveformTransform):
+    """Bend pitch and pace along a random contour, a new target every `knot_s` (a syllable or so): the pitch
+    movement of a tone language such as Mandarin, where it carries the words, so emotion must not be read
+    from pitch movement alone."""
+
+    supports_multichannel = False
+
+    def __init__(self, max_semitones: float = 9.0, knot_s: float = 0.2, p: float = 0.5) -> None:
+        super().__init__(p)
+        if not 0 < max_semitones <= 12 or not 0.05 <= knot_s <= 1.0:
+            raise ValueError("need 0 < max_semitones <= 12 and 0.05 <= knot_s <= 1.0")
+        self.max_semitones, self.knot_s = max_semitones, knot_s
+
+    def randomize_parameters(self, samples: np.ndarray, sample_rate: int) -> None:
+        super().randomize_parameters(samples, sample_rate)
+        if self.parameters["should_apply"]:
+            knots = int(self._longest(len(samples)) / sample_rate / self.knot_s) + 2
+            self.parameters["semitones"] = np.random.uniform(-self.max_semitones, self.max_semitones, knots)
+
+    def apply(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        # Read the input at a rate that follows the contour, 2^(s/12) times faster and so s semitones higher,
+        # until all of it is read: the copy is as long as the contour makes it.
+        knot_times = np.arange(len(self.parameters["semitones"])) * self.knot_s
+        out_times = np.arange(self._longest(len(samples))) / sample_rate
+        rate = 2 ** (np.interp(out_times, knot_times, self.parameters["semitones"]) / 12)
+        position = np.concatenate(([0.0], np.cumsum(rate[:-1])))
+        position = position[position <= len(samples) - 1]
+        return np.interp(position, np.arange(len(samples)), samples).astype(np.float32)
+
+    def _longest(self, n: int) -> int:
+        """Samples of the copy if the whole input were read at the lowest rate."""
+        return int(np.ceil(n * 2 ** (self.max_semitones / 12))) + 1
+
+
 TRANSFORMS: dict[str, type[BaseWaveformTransform]] = {
     "AddGaussianSNR": am.AddGaussianSNR, "PitchShift": am.PitchShift, "TimeStretch": am.TimeStretch,
     "Shift": am.Shift, "Gain": am.Gain, "BandPassFilter": am.BandPassFilter, "TelephoneChannel": TelephoneChannel,
-    "ClippingDistortion": am.ClippingDistortion, "SpeedPerturbation": SpeedPerturbation,
+    "ClippingDistortion": am.ClippingDistortion, "SpeedPerturbation": SpeedPerturbation, "ToneContour": ToneContour,
 }
 
 
