@@ -86,13 +86,21 @@ def invariant(rows, x: np.ndarray) -> dict[str, dict[str, float]]:
     return out
 
 
-def main() -> None:
+def loco_data(feature_set: str):
+    """The bench store's rows of the three corpora on the five shared emotions, recordings and the copies
+    `serflow train` adds by default (bench/loco_variants.py shares it)."""
     from accuracy import LOCO_LABELS, default_copies  # bench/ is on sys.path when run as a script
 
     from data_contracts.labels import parse_label_map
     from ser_models.data import load_feature_data
-    from tasks.lib.feature_sets import get_feature_set
     from tasks.lib.store import Store
+
+    data = load_feature_data(Store(str(STORE)), (feature_set,), CORPORA, parse_label_map(LOCO_LABELS))
+    return data.subset(default_copies(data.rows))
+
+
+def main() -> None:
+    from tasks.lib.feature_sets import get_feature_set
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="loco,angry,invariant", help="which questions to answer (see above)")
@@ -103,8 +111,7 @@ def main() -> None:
     result: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     stamp = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
              "command": "python bench/feature_groups.py --parts " + ",".join(parts)}
-    shared = load_feature_data(Store(str(STORE)), ("functionals_ge2e",), CORPORA, parse_label_map(LOCO_LABELS))
-    shared = shared.subset(default_copies(shared.rows))
+    shared = loco_data("functionals_ge2e")
     x = shared.vectors("functionals_ge2e")
     if "invariant" in parts:
         result["invariant_kept"] = {**stamp, **invariant(shared.rows, x)}

@@ -24,13 +24,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from feature_groups import fitted, loco_data  # bench/ is on sys.path when run as a script
 from sklearn.metrics import balanced_accuracy_score  # UA, as ser_models.evaluation.metrics computes it
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "loco_variants.json"
-STORE = ROOT / "bench" / ".store"
-CORPORA = ["ravdess", "emodb", "casia"]
 FEATURES = "ge2e_layers"
 C = 0.01
 
@@ -43,7 +42,6 @@ def nuisance_basis(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int) -> 
 
 
 def nap(split: dict) -> dict[str, float]:
-    from feature_groups import fitted
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(split["x"])  # the projection is fitted on standardised training columns
@@ -58,8 +56,6 @@ def nap(split: dict) -> dict[str, float]:
 
 
 def tta(split: dict) -> dict[str, float]:
-    from feature_groups import fitted
-
     model = fitted(split["x"], split["y"], C, split["weights"])
     proba = np.mean([model.predict_proba(copy) for copy in split["x_test_copies"]], axis=0)
     return {"each file alone": split["ua"](model.predict(split["x_test"])),
@@ -67,8 +63,6 @@ def tta(split: dict) -> dict[str, float]:
 
 
 def experts(split: dict) -> dict[str, float]:
-    from feature_groups import fitted
-
     out, probas = {}, []
     for corpus in np.unique(split["corpus"]):
         rows = split["corpus"] == corpus
@@ -159,18 +153,11 @@ def splits(rows, x: np.ndarray):
 
 
 def main() -> None:
-    from accuracy import LOCO_LABELS, default_copies  # bench/ is on sys.path when run as a script
-
-    from data_contracts.labels import parse_label_map
-    from ser_models.data import load_feature_data
-    from tasks.lib.store import Store
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default=",".join(PARTS), help="which variants to run (see above)")
     parts = parser.parse_args().parts.split(",")
     warnings.filterwarnings("ignore", category=FutureWarning)
-    data = load_feature_data(Store(str(STORE)), (FEATURES,), CORPORA, parse_label_map(LOCO_LABELS))
-    data = data.subset(default_copies(data.rows))
+    data = loco_data(FEATURES)
     result: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for held, split in splits(data.rows, data.vectors(FEATURES)):
         for part in parts:
