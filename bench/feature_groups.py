@@ -50,7 +50,7 @@ def fitted(x_train: np.ndarray, y_train: np.ndarray, C: float = 0.03, weights: n
 
     from ser_models.classic import scaling
 
-    model = make_pipeline(*scaling(), LogisticRegression(C=C, class_weight="balanced", max_iter=3000))
+    model = make_pipeline(*scaling(), LogisticRegression(C=C, class_weight="balanced", max_iter=2000))
     return model.fit(x_train, y_train, logisticregression__sample_weight=weights)
 
 
