@@ -168,7 +168,8 @@ def main() -> None:
                              "may take several, space-separated ('speedx2 tone')")
     parser.add_argument("--members", help="ensemble members (default: the catalog's)")
     parser.add_argument("--speaker-norm", action="store_true", help="per-speaker normalisation (reported both ways)")
-    parser.add_argument("--loco", action="store_true", help="leave one corpus out over --corpora, on LOCO_LABELS")
+    parser.add_argument("--loco", action="store_true", help="leave one corpus out over --corpora, on LOCO_LABELS "
+                        "(or --labels)")
     parser.add_argument("--store", default=str(ROOT / "bench" / ".store"))
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where torch models train; cuda rows are recorded apart, as MODEL@cuda")
@@ -176,8 +177,8 @@ def main() -> None:
                         help="also score every file of CORPUS with each model trained on another corpus and record "
                              "the share of each predicted class (the collapse check)")
     parser.add_argument("--labels", metavar="MAP",
-                        help="a label map for the within-corpus runs, as serflow train --labels (e.g. calm=neutral); "
-                             "rows keyed with it")
+                        help="a label map, as serflow train --labels (e.g. calm=neutral): for within-corpus runs, "
+                             "or with --loco instead of LOCO_LABELS; rows keyed with it")
     parser.add_argument("--table", action="store_true", help="print the results table and exit")
     args = parser.parse_args()
     if args.table:
@@ -269,17 +270,20 @@ def run_loco(args: argparse.Namespace, held: str, train_on: list[str], model: st
 
     start, norm = time.perf_counter(), args.speaker_norm
     label = model_label(model, args.members, args.device)
-    name = f"loco-{held}-{safe(label)}-{safe(augment)}" + ("-norm" if norm else "")
-    summary = train_model(model=model, corpus=train_on, cv="speaker-kfold:5", labels=LOCO_LABELS,
+    labels = args.labels or LOCO_LABELS
+    relabelled = "-" + safe(args.labels) if args.labels else ""
+    name = f"loco-{held}-{safe(label)}-{safe(augment)}" + ("-norm" if norm else "") + relabelled
+    summary = train_model(model=model, corpus=train_on, cv="speaker-kfold:5", labels=labels,
                           augment=presets_of(augment), store=args.store, name=name,
                           speaker_norm=norm, members=members_of(model, args.members), device=args.device)
     spec = f"{summary.name}:{summary.version}"
     card = registry.resolve(Store(args.store), spec).card
-    per_file, context = held_out_metrics(args.store, spec, held, parse_label_map(LOCO_LABELS), norm)
+    per_file, context = held_out_metrics(args.store, spec, held, parse_label_map(labels), norm)
     command = (f"python bench/accuracy.py --loco --corpora {args.corpora} --models {model} --augment {shlex.quote(augment)}"
                + run_flags(args, model))
-    record(f"loco:{held}|{label}|{augment}" + ("-norm" if norm else ""), held,
-           f"leave-one-corpus-out (trained on {'+'.join(train_on)})", label, augment, norm, per_file, context,
+    shown = f"{label} [{args.labels}]" if args.labels else label
+    record(f"loco:{held}|{shown}|{augment}" + ("-norm" if norm else ""), held,
+           f"leave-one-corpus-out (trained on {'+'.join(train_on)})", shown, augment, norm, per_file, context,
            card, start, command)
 
 
