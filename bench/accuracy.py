@@ -226,6 +226,12 @@ def model_label(model: str, members: str | None, device: str = "cpu") -> str:
     return (f"{model}({'+'.join(chosen)})" if chosen else model) + ("@cuda" if device == "cuda" else "")
 
 
+def relabelled(label: str, labels: str | None) -> tuple[str, str]:
+    """A row's model label with the run's label map, e.g. 'logreg [calm=neutral]', and the registry name's
+    suffix for it, '-calm-neutral' (both unchanged without a map)."""
+    return (f"{label} [{labels}]", "-" + safe(labels)) if labels else (label, "")
+
+
 def safe(label: str) -> str:
     """A registry name part for a row label or label map: ensemble(svm+logreg) -> ensemble-svm-logreg,
     cnn@cuda -> cnn-cuda, calm=neutral -> calm-neutral."""
@@ -241,10 +247,10 @@ def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) 
 
     start, norm = time.perf_counter(), args.speaker_norm
     suffix = "-norm" if norm else ""
-    relabelled = "-" + safe(args.labels) if args.labels else ""
     label = model_label(model, args.members, args.device)
+    shown, relabel = relabelled(label, args.labels)
     summary = train_model(model=model, corpus=[corpus], cv=CV[corpus], augment=presets_of(augment),
-                          store=args.store, name=f"bench-{corpus}-{safe(label)}-{safe(augment)}{suffix}{relabelled}",
+                          store=args.store, name=f"bench-{corpus}-{safe(label)}-{safe(augment)}{suffix}{relabel}",
                           speaker_norm=norm, members=members_of(model, args.members), device=args.device,
                           labels=args.labels)
     spec = f"{summary.name}:{summary.version}"
@@ -256,7 +262,6 @@ def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) 
         build_features(feature_set=card["feature_sets"][0], corpus=[args.shares_on], store=args.store)
         shares = predicted_shares(args.store, spec, args.shares_on, norm)
         command += f" --shares-on {args.shares_on}"
-    shown = f"{label} [{args.labels}]" if args.labels else label
     record(f"{corpus}|{shown}|{augment}{suffix}", corpus, card["cv_label"], shown, augment, norm,
            card["metrics"]["pooled"], card["metrics"].get("pooled_speaker_context"), card, start, command, shares)
 
@@ -271,8 +276,8 @@ def run_loco(args: argparse.Namespace, held: str, train_on: list[str], model: st
     start, norm = time.perf_counter(), args.speaker_norm
     label = model_label(model, args.members, args.device)
     labels = args.labels or LOCO_LABELS
-    relabelled = "-" + safe(args.labels) if args.labels else ""
-    name = f"loco-{held}-{safe(label)}-{safe(augment)}" + ("-norm" if norm else "") + relabelled
+    shown, relabel = relabelled(label, args.labels)
+    name = f"loco-{held}-{safe(label)}-{safe(augment)}" + ("-norm" if norm else "") + relabel
     summary = train_model(model=model, corpus=train_on, cv="speaker-kfold:5", labels=labels,
                           augment=presets_of(augment), store=args.store, name=name,
                           speaker_norm=norm, members=members_of(model, args.members), device=args.device)
@@ -281,7 +286,6 @@ def run_loco(args: argparse.Namespace, held: str, train_on: list[str], model: st
     per_file, context = held_out_metrics(args.store, spec, held, parse_label_map(labels), norm)
     command = (f"python bench/accuracy.py --loco --corpora {args.corpora} --models {model} --augment {shlex.quote(augment)}"
                + run_flags(args, model))
-    shown = f"{label} [{args.labels}]" if args.labels else label
     record(f"loco:{held}|{shown}|{augment}" + ("-norm" if norm else ""), held,
            f"leave-one-corpus-out (trained on {'+'.join(train_on)})", shown, augment, norm, per_file, context,
            card, start, command)
