@@ -76,11 +76,11 @@ NOISE_FRAME = 512  # 32 ms at 16 kHz: long enough to average a noise floor, shor
 def noise_floor_db(y: np.ndarray) -> float:
     """The quietest 2% of 32 ms frames against the loudest 5%, in dB: -41 and below for RAVDESS's recordings
     (pauses included), above -25 for speech over a 15 dB SNR noise floor; floored at -120, NaN for digital silence."""
-    n = len(y) // NOISE_FRAME
-    if n == 0:
+    if len(y) < NOISE_FRAME:
         return float("nan")
-    frames = np.asarray(y[:n * NOISE_FRAME], dtype=np.float32).reshape(n, NOISE_FRAME)
-    quiet, loud = np.percentile(np.einsum("ij,ij->i", frames, frames), (2, 95))  # energy per frame: a ratio needs no mean
+    rms = librosa.feature.rms(y=np.asarray(y, dtype=np.float32), frame_length=NOISE_FRAME, hop_length=NOISE_FRAME,
+                              center=False)[0]
+    quiet, loud = np.percentile(rms**2, (2, 95))  # mean power per frame, as the energy ratio it stands for
     if loud == 0.0:
         return float("nan")
     return float(10 * np.log10(max(quiet, loud * 1e-12) / loud))
