@@ -30,8 +30,9 @@ def guard_and_clips(tmp_path_factory):
     rows = pd.DataFrame({"utterance_id": [r.utterance_id for r in records], "augmentation": "none",
                          "speaker_id": [r.speaker_id for r in records], "corpus": "syn", "emotion": ""})
     studio = [c for c, h in zip(clips, held_out) if not h]
-    train = FeatureData(rows[~held_out].reset_index(drop=True), features_of(studio, ("functionals",)).inputs)
-    guard = DomainGuard.fit(train, "functionals", noise_floors=np.array([noise_floor_db(c) for c in studio]))
+    served = features_of(studio, ("functionals",))  # its rows carry each clip's noise_floor_db already
+    train = FeatureData(rows[~held_out].reset_index(drop=True), served.inputs)
+    guard = DomainGuard.fit(train, "functionals", noise_floors=served.rows["noise_floor_db"].to_numpy())
     return guard, [c for c, h in zip(clips, held_out) if h]
 
 
