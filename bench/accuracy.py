@@ -266,24 +266,31 @@ def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) 
            card["metrics"]["pooled"], card["metrics"].get("pooled_speaker_context"), card, start, command, shares)
 
 
-def run_loco(args: argparse.Namespace, held: str, train_on: list[str], model: str, augment: str) -> None:
-    """Train on the other corpora (speaker folds across them), test on every recording of the held-out one."""
+def hold_out(store: str, held: str, train_on: list[str], model: str, augment: str, labels: str, name: str,
+             norm: bool = False, members: list[str] | None = None, device: str = "cpu") -> tuple[dict, dict | None, dict]:
+    """Train `model` on `train_on` (speaker folds across them) through the train-model flow and score every
+    recording of `held`: per-file metrics, metrics with speaker context (None without --speaker-norm), the card
+    (bench/loco_select.py shares this)."""
     from data_contracts.labels import parse_label_map
     from flows.train import train_model
     from ser_models import registry
     from tasks.lib.store import Store
 
+    summary = train_model(model=model, corpus=train_on, cv="speaker-kfold:5", labels=labels,
+                          augment=presets_of(augment), store=store, name=name, speaker_norm=norm, members=members,
+                          device=device)
+    spec = f"{summary.name}:{summary.version}"
+    return *held_out_metrics(store, spec, held, parse_label_map(labels), norm), registry.resolve(Store(store), spec).card
+
+
+def run_loco(args: argparse.Namespace, held: str, train_on: list[str], model: str, augment: str) -> None:
+    """Train on the other corpora (speaker folds across them), test on every recording of the held-out one."""
     start, norm = time.perf_counter(), args.speaker_norm
     label = model_label(model, args.members, args.device)
-    labels = args.labels or LOCO_LABELS
     shown, relabel = relabelled(label, args.labels)
     name = f"loco-{held}-{safe(label)}-{safe(augment)}" + ("-norm" if norm else "") + relabel
-    summary = train_model(model=model, corpus=train_on, cv="speaker-kfold:5", labels=labels,
-                          augment=presets_of(augment), store=args.store, name=name,
-                          speaker_norm=norm, members=members_of(model, args.members), device=args.device)
-    spec = f"{summary.name}:{summary.version}"
-    card = registry.resolve(Store(args.store), spec).card
-    per_file, context = held_out_metrics(args.store, spec, held, parse_label_map(labels), norm)
+    per_file, context, card = hold_out(args.store, held, train_on, model, augment, args.labels or LOCO_LABELS,
+                                       name, norm, members_of(model, args.members), args.device)
     command = (f"python bench/accuracy.py --loco --corpora {args.corpora} --models {model} --augment {shlex.quote(augment)}"
                + run_flags(args, model))
     record(f"loco:{held}|{shown}|{augment}" + ("-norm" if norm else ""), held,
