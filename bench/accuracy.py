@@ -267,8 +267,9 @@ def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) 
 
 
 def hold_out(store: str, held: str, train_on: list[str], model: str, augment: str, labels: str, name: str,
-             norm: bool = False, members: list[str] | None = None, device: str = "cpu") -> tuple[dict, dict | None, dict]:
-    """Train `model` on `train_on` (speaker folds across them) through the train-model flow and score every
+             norm: bool = False, members: list[str] | None = None, device: str = "cpu",
+             cv: str = "speaker-kfold:5") -> tuple[dict, dict | None, dict]:
+    """Train `model` on `train_on` (`cv`'s speaker folds across them) through the train-model flow and score every
     recording of `held`: per-file metrics, metrics with speaker context (None without --speaker-norm), the card
     (bench/loco_select.py shares this)."""
     from data_contracts.labels import parse_label_map
@@ -276,7 +277,7 @@ def hold_out(store: str, held: str, train_on: list[str], model: str, augment: st
     from ser_models import registry
     from tasks.lib.store import Store
 
-    summary = train_model(model=model, corpus=train_on, cv="speaker-kfold:5", labels=labels,
+    summary = train_model(model=model, corpus=train_on, cv=cv, labels=labels,
                           augment=presets_of(augment), store=store, name=name, speaker_norm=norm, members=members,
                           device=device)
     spec = f"{summary.name}:{summary.version}"

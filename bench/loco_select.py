@@ -1,8 +1,9 @@
 """Choose a leave-one-corpus-out training recipe without looking at the held-out corpus.
 
 For each held-out corpus H, each candidate recipe R and each label map, train the bench's `logreg` on one of
-H's two training corpora alone with R's copies and score every recording of the other one per file, both ways
-round (bench/accuracy.py's `hold_out`, the way its --loco rows are made). R's score is the mean of the two UAs;
+H's two training corpora alone with R's copies (that corpus's own bench folds) and score every recording of
+the other one per file, both ways round (bench/accuracy.py's `hold_out`, the way its --loco rows are made).
+R's score is the mean of the two UAs;
 the recipe with the higher score is the one chosen for H. This is leave-one-domain-out model selection
 (Gulrajani & Lopez-Paz, "In Search of Lost Domain Generalization", 2021): H is never read. The chosen
 recipe's UA on H itself is then read from the three-corpus rows bench/accuracy.py recorded (`--loco`).
@@ -20,7 +21,7 @@ import json
 import time
 from pathlib import Path
 
-from accuracy import LOCO_LABELS, RESULTS, hold_out, load_results, safe  # bench/ is on sys.path as a script
+from accuracy import CV, LOCO_LABELS, RESULTS, hold_out, load_results, safe  # bench/ is on sys.path as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "loco_select.json"
@@ -28,13 +29,15 @@ CORPORA = ["ravdess", "emodb", "casia"]
 MAPS = {"loco": LOCO_LABELS, "calm-out": "calm=,disgust=,surprised=,boredom="}
 
 
-def inner_ua(store: str, train_on: str, test_on: str, recipe: str, labels: str, done: dict) -> float:
-    """Per-file UA on `test_on` of the logreg trained on `train_on` alone; measured once per run file."""
-    key = f"{train_on}->{test_on}|{recipe}|{labels}"
+def inner_ua(store: str, train_on: str, test_on: str, recipe: str, labels: str, result: dict) -> float:
+    """Per-file UA on `test_on` of the logreg trained on `train_on` alone (its own bench folds), measured once
+    and saved at once: the results file carries it to the next run."""
+    key, done = f"{train_on}->{test_on}|{recipe}|{labels}", result.setdefault("inner", {})
     if key not in done:
         name = f"select-{train_on}-to-{test_on}-{safe(recipe)}-{safe(labels)}"
-        per_file, _, _ = hold_out(store, test_on, [train_on], "logreg", recipe, labels, name)
+        per_file, _, _ = hold_out(store, test_on, [train_on], "logreg", recipe, labels, name, cv=CV[train_on])
         done[key] = round(float(per_file["ua"]), 4)
+        OUT.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
         print(f"{key}: UA per file {done[key]:.3f}", flush=True)
     return done[key]
 
@@ -55,14 +58,13 @@ def main() -> None:
     args = parser.parse_args()
     apply_settings()
     result = json.loads(OUT.read_text()) if OUT.exists() else {}
-    done = result.setdefault("inner", {})
     with without_heartbeats():
         for map_name in args.maps.split(","):
             labels = MAPS[map_name]
             for held in CORPORA:
                 first, second = (c for c in CORPORA if c != held)
-                scores = {recipe: (inner_ua(args.store, first, second, recipe, labels, done)
-                                   + inner_ua(args.store, second, first, recipe, labels, done)) / 2
+                scores = {recipe: (inner_ua(args.store, first, second, recipe, labels, result)
+                                   + inner_ua(args.store, second, first, recipe, labels, result)) / 2
                           for recipe in args.recipes.split(",")}
                 chosen = max(scores, key=scores.get)
                 outer = outer_row(held, chosen, labels)
