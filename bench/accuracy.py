@@ -267,21 +267,27 @@ def run_within(args: argparse.Namespace, corpus: str, model: str, augment: str) 
 
 
 def hold_out(store: str, held: str, train_on: list[str], model: str, augment: str, labels: str, name: str,
-             norm: bool = False, members: list[str] | None = None, device: str = "cpu",
-             cv: str = "speaker-kfold:5") -> tuple[dict, dict | None, dict]:
-    """Train `model` on `train_on` (`cv`'s speaker folds across them) through the train-model flow and score every
-    recording of `held`: per-file metrics, metrics with speaker context (None without --speaker-norm), the card
-    (bench/loco_select.py shares this)."""
+             norm: bool = False, members: list[str] | None = None, device: str = "cpu") -> tuple[dict, dict | None, dict]:
+    """Train `model` on `train_on` (5 speaker folds across several corpora, one corpus's own bench folds) through
+    the train-model flow and score every recording of `held`: per-file metrics, metrics with speaker context (None
+    without --speaker-norm), the card (bench/loco_select.py shares this)."""
     from data_contracts.labels import parse_label_map
     from flows.train import train_model
     from ser_models import registry
     from tasks.lib.store import Store
 
+    cv = CV[train_on[0]] if len(train_on) == 1 else "speaker-kfold:5"  # CASIA alone has four speakers
     summary = train_model(model=model, corpus=train_on, cv=cv, labels=labels,
                           augment=presets_of(augment), store=store, name=name, speaker_norm=norm, members=members,
                           device=device)
     spec = f"{summary.name}:{summary.version}"
     return *held_out_metrics(store, spec, held, parse_label_map(labels), norm), registry.resolve(Store(store), spec).card
+
+
+def loco_key(held: str, train_on: list[str], shown: str, augment: str, norm: bool = False) -> str:
+    """accuracy.json's key of a leave-one-corpus-out row, e.g. 'loco:casia<ravdess+emodb|logreg|speedx2': a run
+    over two corpora keeps the rows of one over three (bench/loco_select.py reads rows by it)."""
+    return f"loco:{held}<{'+'.join(train_on)}|{shown}|{augment}" + ("-norm" if norm else "")
 
 
 def run_loco(args: argparse.Namespace, held: str, train_on: list[str], model: str, augment: str) -> None:
@@ -294,7 +300,7 @@ def run_loco(args: argparse.Namespace, held: str, train_on: list[str], model: st
                                        name, norm, members_of(model, args.members), args.device)
     command = (f"python bench/accuracy.py --loco --corpora {args.corpora} --models {model} --augment {shlex.quote(augment)}"
                + run_flags(args, model))
-    record(f"loco:{held}|{shown}|{augment}" + ("-norm" if norm else ""), held,
+    record(loco_key(held, train_on, shown, augment, norm), held,
            f"leave-one-corpus-out (trained on {'+'.join(train_on)})", shown, augment, norm, per_file, context,
            card, start, command)
 

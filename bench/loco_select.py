@@ -3,10 +3,10 @@
 For each held-out corpus H, each candidate recipe R and each label map, train the bench's `logreg` on one of
 H's two training corpora alone with R's copies (that corpus's own bench folds) and score every recording of
 the other one per file, both ways round (bench/accuracy.py's `hold_out`, the way its --loco rows are made).
-R's score is the mean of the two UAs;
-the recipe with the higher score is the one chosen for H. This is leave-one-domain-out model selection
-(Gulrajani & Lopez-Paz, "In Search of Lost Domain Generalization", 2021): H is never read. The chosen
-recipe's UA on H itself is then read from the three-corpus rows bench/accuracy.py recorded (`--loco`).
+R's score is the mean of the two UAs; the recipe with the higher score is the one chosen for H. This is
+leave-one-domain-out model selection (Gulrajani & Lopez-Paz, "In Search of Lost Domain Generalization",
+2021): H is never read. The chosen recipe's UA on H itself is then read from the three-corpus rows
+bench/accuracy.py recorded (`--loco`).
 
   candidates  speedx2 (the default), speedx2 + tone
   label maps  LOCO_LABELS (calm folded into neutral) and calm left out (calm=,disgust=,surprised=,boredom=)
@@ -21,12 +21,17 @@ import json
 import time
 from pathlib import Path
 
-from accuracy import CV, LOCO_LABELS, RESULTS, hold_out, load_results, safe  # bench/ is on sys.path as a script
+# bench/ is on sys.path when run as a script
+from accuracy import LOCO_LABELS, hold_out, load_results, loco_key, relabelled, safe
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "loco_select.json"
 CORPORA = ["ravdess", "emodb", "casia"]
 MAPS = {"loco": LOCO_LABELS, "calm-out": "calm=,disgust=,surprised=,boredom="}
+
+
+def save(result: dict) -> None:
+    OUT.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
 
 
 def inner_ua(store: str, train_on: str, test_on: str, recipe: str, labels: str, result: dict) -> float:
@@ -35,17 +40,18 @@ def inner_ua(store: str, train_on: str, test_on: str, recipe: str, labels: str, 
     key, done = f"{train_on}->{test_on}|{recipe}|{labels}", result.setdefault("inner", {})
     if key not in done:
         name = f"select-{train_on}-to-{test_on}-{safe(recipe)}-{safe(labels)}"
-        per_file, _, _ = hold_out(store, test_on, [train_on], "logreg", recipe, labels, name, cv=CV[train_on])
+        per_file, _, _ = hold_out(store, test_on, [train_on], "logreg", recipe, labels, name)
         done[key] = round(float(per_file["ua"]), 4)
-        OUT.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        result["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())  # of the last inner UA
+        save(result)
         print(f"{key}: UA per file {done[key]:.3f}", flush=True)
     return done[key]
 
 
 def outer_row(held: str, recipe: str, labels: str) -> dict | None:
     """bench/accuracy.py's three-corpus row for this held-out corpus, recipe and map (None if not run)."""
-    shown = "logreg" if labels == LOCO_LABELS else f"logreg [{labels}]"
-    return load_results(RESULTS)["runs"].get(f"loco:{held}|{shown}|{recipe}")
+    shown, _ = relabelled("logreg", None if labels == LOCO_LABELS else labels)
+    return load_results()["runs"].get(loco_key(held, [c for c in CORPORA if c != held], shown, recipe))
 
 
 def main() -> None:
@@ -74,8 +80,7 @@ def main() -> None:
                     "held_out_row_measured_at": outer["measured_at"] if outer else None}
                 print(f"{map_name}, {held} held out: chose {chosen!r} ({scores}); held-out UA per file "
                       + (f"{outer['ua_per_file']:.3f}" if outer else "not run"), flush=True)
-                result["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-                OUT.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+                save(result)
 
 
 if __name__ == "__main__":
