@@ -72,13 +72,13 @@ def main() -> None:
                 scores = {recipe: (inner_ua(args.store, first, second, recipe, labels, result)
                                    + inner_ua(args.store, second, first, recipe, labels, result)) / 2
                           for recipe in args.recipes.split(",")}
-                chosen = max(scores, key=scores.get)
+                chosen, shown = max(scores, key=scores.get), {r: round(s, 4) for r, s in scores.items()}
                 outer = outer_row(held, chosen, labels)
                 result.setdefault("chosen", {}).setdefault(map_name, {})[held] = {
-                    "inner_mean_ua": {r: round(s, 4) for r, s in scores.items()}, "recipe": chosen,
+                    "inner_mean_ua": shown, "recipe": chosen,
                     "held_out_ua_per_file": round(outer["ua_per_file"], 4) if outer else None,
                     "held_out_row_measured_at": outer["measured_at"] if outer else None}
-                print(f"{map_name}, {held} held out: chose {chosen!r} ({scores}); held-out UA per file "
+                print(f"{map_name}, {held} held out: chose {chosen!r} (inner mean UA {shown}); held-out UA per file "
                       + (f"{outer['ua_per_file']:.3f}" if outer else "not run"), flush=True)
                 save(result)
 
