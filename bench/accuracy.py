@@ -40,13 +40,18 @@ MODELS = ["mlp", "svm", "svm_linear", "logreg", "rf", "cnn", "cl", "ensemble"]
 LOCO_LABELS = "calm=neutral,disgust=,surprised=,boredom="
 
 
-def default_copies(rows) -> np.ndarray:
-    """Row indices of the recordings and the copies `serflow train` adds by default (`TRAIN_DEFAULT`): the
-    benches on stored vectors train on the same rows."""
+def default_keys() -> list[str]:
+    """The `augmentation` keys of a recording and of the copies `serflow train` adds by default
+    (`TRAIN_DEFAULT`), in order: ['none', 'speed#0', 'speed#1']."""
     from tasks.lib.augment import NO_AUGMENTATION, TRAIN_DEFAULT, AugmentationRequest
 
-    wanted = {NO_AUGMENTATION, *(key for spec in TRAIN_DEFAULT for key in AugmentationRequest.parse(spec).keys())}
-    return np.flatnonzero(rows["augmentation"].isin(wanted).to_numpy())
+    return [NO_AUGMENTATION, *(key for spec in TRAIN_DEFAULT for key in AugmentationRequest.parse(spec).keys())]
+
+
+def default_copies(rows) -> np.ndarray:
+    """Row indices of the recordings and the copies `serflow train` adds by default: the benches on stored
+    vectors train on the same rows."""
+    return np.flatnonzero(rows["augmentation"].isin(default_keys()).to_numpy())
 
 
 def loco_splits(rows) -> list[tuple[str, np.ndarray, np.ndarray]]:

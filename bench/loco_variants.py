@@ -137,7 +137,7 @@ PARTS = {"nap": nap, "tta": tta, "experts": experts, "dann": dann}
 def splits(rows, x: np.ndarray):
     """Per held-out corpus, what every variant needs: training rows, their groups and weights, the held-out
     recordings and their speed copies in the same order, and a UA function."""
-    from accuracy import loco_splits
+    from accuracy import default_keys, loco_splits
 
     from ser_models.data import corpus_weights
 
@@ -145,7 +145,7 @@ def splits(rows, x: np.ndarray):
     position = dict(zip(keys, range(len(rows))))
     for held, train, test in loco_splits(rows):
         truth, ids = rows["emotion"].to_numpy()[test], rows["utterance_id"].to_numpy()[test]
-        copies = [x[[position.get(f"{u}|{a}", i) for u, i in zip(ids, test)]] for a in ("none", "speed#0", "speed#1")]
+        copies = [x[[position.get(f"{u}|{a}", i) for u, i in zip(ids, test)]] for a in default_keys()]
         yield held, {"x": x[train], "y": rows["emotion"].to_numpy()[train], "x_test": x[test], "x_test_copies": copies,
                      "speaker": rows["speaker_id"].to_numpy()[train], "corpus": rows["corpus"].to_numpy()[train],
                      "weights": corpus_weights(rows["corpus"].to_numpy()[train]),
