@@ -28,8 +28,12 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ser_models.inference import LoadedModel
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
@@ -125,15 +129,13 @@ def record(key: str, corpus: str, cv: str, model: str, augment: str, norm: bool,
           + (f", with speaker context {shares['shares_speaker_context']}" if shares and norm else ""), flush=True)
 
 
-def held_out_metrics(store: str, spec: str, corpus: str, label_map: dict, norm: bool) -> tuple[dict, dict | None]:
-    """Score a held-out corpus with a registered model: per file, and per speaker when it normalises."""
+def held_out_metrics(store: str, model: LoadedModel, corpus: str, label_map: dict, norm: bool) -> tuple[dict, dict | None]:
+    """Score a held-out corpus with a loaded registered model: per file, and per speaker when it normalises."""
     from ser_models.data import load_feature_data
     from ser_models.evaluation import metrics
-    from ser_models.inference import load_model
     from ser_models.speaker_norm import served_predictions
     from tasks.lib.store import Store
 
-    model = load_model(Store(store), spec)
     data = load_feature_data(Store(store), model.estimator.feature_sets, [corpus], label_map)
     data = data.subset(data.original)
     data = data.subset(data.rows["emotion"].isin(model.classes).to_numpy().nonzero()[0])
@@ -278,15 +280,15 @@ def hold_out(store: str, held: str, train_on: list[str], model: str, augment: st
     without --speaker-norm), the card (bench/loco_select.py shares this)."""
     from data_contracts.labels import parse_label_map
     from flows.train import train_model
-    from ser_models import registry
+    from ser_models.inference import load_model
     from tasks.lib.store import Store
 
     cv = CV[train_on[0]] if len(train_on) == 1 else "speaker-kfold:5"  # CASIA alone has four speakers
     summary = train_model(model=model, corpus=train_on, cv=cv, labels=labels,
                           augment=presets_of(augment), store=store, name=name, speaker_norm=norm, members=members,
                           device=device)
-    spec = f"{summary.name}:{summary.version}"
-    return *held_out_metrics(store, spec, held, parse_label_map(labels), norm), registry.resolve(Store(store), spec).card
+    trained = load_model(Store(store), f"{summary.name}:{summary.version}")
+    return *held_out_metrics(store, trained, held, parse_label_map(labels), norm), trained.card
 
 
 def loco_key(held: str, train_on: list[str], shown: str, augment: str, norm: bool = False) -> str:
