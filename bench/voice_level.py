@@ -1,0 +1,121 @@
+"""Bring the voice, not the recording, to the GE2E encoder's level: does it change what the models learn?
+
+`ge2e_layers` brings each clip to -30 dBFS over the whole clip, pauses included, as resemblyzer does, then
+trims long pauses. RAVDESS's files are half silence, so their speech reaches the encoder about 2.6 dB louder
+than EMO-DB's and CASIA's, and louder than a call segment's, which VAD has already cut to speech. The
+alternative levels the trimmed clip, the voice, to -30 dBFS. Both stores hold the same recordings and speed
+copies; only the `ge2e_layers` code differs.
+
+Each store is judged with a plain logistic regression on its stored rows (bench/feature_groups.py's
+`fitted`, C = 0.01, corpora weighted as `serflow train` weights them), trained on recordings and speed
+copies, tested per file on recordings:
+  within     EMO-DB LOSO and RAVDESS 5 folds by actor (the bench's folds), each corpus's own labels
+  transfer   RAVDESS -> EMO-DB and EMO-DB -> RAVDESS on LOCO_LABELS (English <-> German)
+  loco       each of the three corpora held out, trained on the other two (reported, not used to decide)
+
+Decision, fixed before the first run: the voice level is adopted iff neither the mean of the two `within`
+UAs nor the mean of the two `transfer` UAs falls by more than 0.005 against the recording level. CASIA is
+never used to decide.
+
+  .venv/bin/python bench/voice_level.py --voice-store PATH   (PATH: a bench store whose `ge2e_layers` rows
+      were computed with the voice-level code)  ->  bench/results/voice_level.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from feature_groups import fitted  # bench/ is on sys.path when run as a script
+from sklearn.metrics import balanced_accuracy_score  # UA, as ser_models.evaluation.metrics computes it
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results" / "voice_level.json"
+FEATURES = "ge2e_layers"
+C = 0.01
+
+
+def loaded(store: str, corpora: list[str], labels: str | None):
+    """A store's `ge2e_layers` rows of `corpora`: recordings and the default speed copies."""
+    from accuracy import default_copies
+
+    from data_contracts.labels import parse_label_map
+    from ser_models.data import load_feature_data
+    from tasks.lib.store import Store
+
+    data = load_feature_data(Store(store), (FEATURES,), corpora, parse_label_map(labels) if labels else {})
+    return data.subset(default_copies(data.rows))
+
+
+def ua(data, train: np.ndarray, test: np.ndarray) -> float:
+    """Per-file UA on `test` of the plain logistic regression fitted on `train`."""
+    from ser_models.data import corpus_weights
+
+    rows, x = data.rows, data.vectors(FEATURES)
+    y = rows["emotion"].to_numpy()
+    model = fitted(x[train], y[train], C, corpus_weights(rows["corpus"].to_numpy()[train]))
+    return round(float(balanced_accuracy_score(y[test], model.predict(x[test]))), 4)
+
+
+def within(store: str, corpus: str) -> float:
+    """Per-file UA pooled over the bench's speaker folds of one corpus."""
+    from accuracy import CV
+
+    from ser_models.evaluation import fold_indices, make_folds
+
+    data = loaded(store, [corpus], None)
+    plan, x, y = make_folds(data.rows, CV[corpus]), data.vectors(FEATURES), data.rows["emotion"].to_numpy()
+    truth, predicted = [], []
+    for fold in plan.folds:
+        train, test = fold_indices(data.rows, fold, plan.speaker_independent)
+        model = fitted(x[train], y[train], C)
+        truth.append(y[test])
+        predicted.append(model.predict(x[test]))
+    return round(float(balanced_accuracy_score(np.concatenate(truth), np.concatenate(predicted))), 4)
+
+
+def held_out(store: str, held: str, train_on: list[str]) -> float:
+    from accuracy import LOCO_LABELS
+
+    from tasks.lib.augment import NO_AUGMENTATION
+
+    data = loaded(store, [held, *train_on], LOCO_LABELS)
+    corpus, original = data.rows["corpus"].to_numpy(), data.rows["augmentation"].to_numpy() == NO_AUGMENTATION
+    train = np.flatnonzero(np.isin(corpus, train_on))
+    return ua(data, train, np.flatnonzero((corpus == held) & original))
+
+
+def judged(store: str) -> dict:
+    out = {"within": {c: within(store, c) for c in ("emodb", "ravdess")},
+           "transfer": {"ravdess->emodb": held_out(store, "emodb", ["ravdess"]),
+                        "emodb->ravdess": held_out(store, "ravdess", ["emodb"])},
+           "loco": {h: held_out(store, h, [c for c in ("ravdess", "emodb", "casia") if c != h])
+                    for h in ("ravdess", "emodb", "casia")}}
+    for part in ("within", "transfer"):
+        out[f"{part}_mean"] = round(float(np.mean(list(out[part].values()))), 4)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recording-store", default=str(ROOT / "bench" / ".store"))
+    parser.add_argument("--voice-store", required=True)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    result = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "C": C}
+    for level, store in (("recording", args.recording_store), ("voice", args.voice_store)):
+        result[level] = judged(store)
+        print(level, json.dumps(result[level]), flush=True)
+    result["adopt_voice_level"] = all(result["voice"][f"{p}_mean"] >= result["recording"][f"{p}_mean"] - 0.005
+                                      for p in ("within", "transfer"))
+    print("adopt the voice level:", result["adopt_voice_level"], flush=True)
+    RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
