@@ -110,7 +110,9 @@ class ToneContour(BaseWaveformTransform):
 
     def apply(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
         # Read the input at a rate that follows the contour, 2^(s/12) times faster and so s semitones higher,
-        # until all of it is read: the copy is as long as the contour makes it.
+        # until all of it is read: the copy is as long as the contour makes it. No anti-aliasing filter: reading
+        # faster folds the band above 8 kHz / rate down, which moves a copy's `ge2e_layers` vector by about 2% of
+        # what the contour itself moves it (bench/tone_alias.py, docs/benchmarks.md).
         knot_times = np.arange(len(self.parameters["semitones"])) * self.knot_s
         out_times = np.arange(self._longest(len(samples))) / sample_rate
         rate = 2 ** (np.interp(out_times, knot_times, self.parameters["semitones"]) / 12)
