@@ -24,8 +24,14 @@ copies, tested per file on recordings:
 Decision, the same for every variant: it is adopted iff neither the mean of the two `within` UAs nor the mean
 of the two `transfer` UAs falls by more than 0.005 against today's code. CASIA never decides.
 
-  .venv/bin/python bench/encoder_variants.py --variant NAME --variant-store PATH   (PATH: a bench store whose
-      `ge2e_layers` rows were computed with the variant's code)  ->  bench/results/encoder_variants.json
+A variant's store, from the bench store (bench/accuracy.py builds it) and the variant's code, kept here as a
+patch against tasks/lib/feature_sets/voice.py:
+  git apply bench/encoder_variants/NAME.patch
+  mkdir PATH && cp -r bench/.store/{audio_cache,manifests,validation} PATH
+  .venv/bin/serflow features --store PATH --feature-set ge2e_layers --augment speedx2 --augment-speakers all
+  git checkout tasks/lib/feature_sets/voice.py
+  .venv/bin/python bench/encoder_variants.py --variant NAME --variant-store PATH
+      ->  bench/results/encoder_variants.json
 """
 from __future__ import annotations
 
