@@ -43,7 +43,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from feature_groups import fitted  # bench/ is on sys.path when run as a script
+from feature_groups import fitted, stored_rows  # bench/ is on sys.path when run as a script
 from sklearn.metrics import balanced_accuracy_score  # UA, as ser_models.evaluation.metrics computes it
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,18 +52,6 @@ RESULTS = ROOT / "bench" / "results" / "encoder_variants.json"
 VARIANTS = ("voice_level", "real_frames")
 FEATURES = "ge2e_layers"
 C = 0.01
-
-
-def loaded(store: str, corpora: list[str], labels: str | None):
-    """A store's `ge2e_layers` rows of `corpora`: recordings and the default speed copies."""
-    from accuracy import default_copies
-
-    from data_contracts.labels import parse_label_map
-    from ser_models.data import load_feature_data
-    from tasks.lib.store import Store
-
-    data = load_feature_data(Store(store), (FEATURES,), corpora, parse_label_map(labels) if labels else {})
-    return data.subset(default_copies(data.rows))
 
 
 def ua(data, train: np.ndarray, test: np.ndarray) -> float:
@@ -82,7 +70,7 @@ def within(store: str, corpus: str) -> float:
 
     from ser_models.evaluation import fold_indices, make_folds
 
-    data = loaded(store, [corpus], None)
+    data = stored_rows(FEATURES, [corpus], None, store)
     plan, x, y = make_folds(data.rows, CV[corpus]), data.vectors(FEATURES), data.rows["emotion"].to_numpy()
     truth, predicted = [], []
     for fold in plan.folds:
@@ -93,23 +81,19 @@ def within(store: str, corpus: str) -> float:
     return round(float(balanced_accuracy_score(np.concatenate(truth), np.concatenate(predicted))), 4)
 
 
-def held_out(store: str, held: str, train_on: list[str]) -> float:
-    from accuracy import LOCO_LABELS
+def held_out(store: str, corpora: list[str]) -> dict[str, float]:
+    """Per-file UA on each of `corpora` held out, trained on the others (bench/accuracy.py's `loco_splits`)."""
+    from accuracy import LOCO_LABELS, loco_splits
 
-    from tasks.lib.augment import NO_AUGMENTATION
-
-    data = loaded(store, [held, *train_on], LOCO_LABELS)
-    corpus, original = data.rows["corpus"].to_numpy(), data.rows["augmentation"].to_numpy() == NO_AUGMENTATION
-    train = np.flatnonzero(np.isin(corpus, train_on))
-    return ua(data, train, np.flatnonzero((corpus == held) & original))
+    data = stored_rows(FEATURES, corpora, LOCO_LABELS, store)
+    return {held: ua(data, train, test) for held, train, test in loco_splits(data.rows)}
 
 
 def judged(store: str) -> dict:
+    transfer = held_out(store, ["ravdess", "emodb"])  # one corpus trains, the other is held out
     out = {"within": {c: within(store, c) for c in ("emodb", "ravdess")},
-           "transfer": {"ravdess->emodb": held_out(store, "emodb", ["ravdess"]),
-                        "emodb->ravdess": held_out(store, "ravdess", ["emodb"])},
-           "loco": {h: held_out(store, h, [c for c in ("ravdess", "emodb", "casia") if c != h])
-                    for h in ("ravdess", "emodb", "casia")}}
+           "transfer": {"ravdess->emodb": transfer["emodb"], "emodb->ravdess": transfer["ravdess"]},
+           "loco": held_out(store, ["ravdess", "emodb", "casia"])}
     for part in ("within", "transfer"):
         out[f"{part}_mean"] = round(float(np.mean(list(out[part].values()))), 4)
     return out

@@ -86,17 +86,24 @@ def invariant(rows, x: np.ndarray) -> dict[str, dict[str, float]]:
     return out
 
 
-def loco_data(feature_set: str):
-    """The bench store's rows of the three corpora on the five shared emotions, recordings and the copies
-    `serflow train` adds by default (bench/loco_variants.py shares it)."""
-    from accuracy import LOCO_LABELS, default_copies  # bench/ is on sys.path when run as a script
+def stored_rows(feature_set: str, corpora: list[str], labels: str | None, store: Path = STORE):
+    """A bench store's rows of `corpora` under a label map (None: each corpus's own labels), recordings and the
+    copies `serflow train` adds by default (bench/encoder_variants.py shares it)."""
+    from accuracy import default_copies  # bench/ is on sys.path when run as a script
 
     from data_contracts.labels import parse_label_map
     from ser_models.data import load_feature_data
     from tasks.lib.store import Store
 
-    data = load_feature_data(Store(str(STORE)), (feature_set,), CORPORA, parse_label_map(LOCO_LABELS))
+    data = load_feature_data(Store(str(store)), (feature_set,), corpora, parse_label_map(labels) if labels else {})
     return data.subset(default_copies(data.rows))
+
+
+def loco_data(feature_set: str):
+    """The bench store's rows of the three corpora on the five shared emotions (bench/loco_variants.py shares it)."""
+    from accuracy import LOCO_LABELS
+
+    return stored_rows(feature_set, CORPORA, LOCO_LABELS)
 
 
 def main() -> None:
