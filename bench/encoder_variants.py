@@ -54,11 +54,10 @@ FEATURES = "ge2e_layers"
 C = 0.01
 
 
-def ua(data, train: np.ndarray, test: np.ndarray) -> float:
+def ua(rows, x: np.ndarray, train: np.ndarray, test: np.ndarray) -> float:
     """Per-file UA on `test` of the plain logistic regression fitted on `train`."""
     from ser_models.data import corpus_weights
 
-    rows, x = data.rows, data.vectors(FEATURES)
     y = rows["emotion"].to_numpy()
     model = fitted(x[train], y[train], C, corpus_weights(rows["corpus"].to_numpy()[train]))
     return round(float(balanced_accuracy_score(y[test], model.predict(x[test]))), 4)
@@ -86,7 +85,8 @@ def held_out(store: str, corpora: list[str]) -> dict[str, float]:
     from accuracy import LOCO_LABELS, loco_splits
 
     data = stored_rows(FEATURES, corpora, LOCO_LABELS, store)
-    return {held: ua(data, train, test) for held, train, test in loco_splits(data.rows)}
+    x = data.vectors(FEATURES)  # stacked once for every split
+    return {held: ua(data.rows, x, train, test) for held, train, test in loco_splits(data.rows)}
 
 
 def judged(store: str) -> dict:
